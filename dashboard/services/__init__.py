@@ -1,0 +1,1 @@
+"""Services: the only code that writes models and calls the engine (`selfheal`)."""

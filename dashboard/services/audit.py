@@ -1,0 +1,43 @@
+"""Writing audit events. Call inside the transaction that makes the change it records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models
+
+from dashboard.models import AuditEvent
+
+Actor = AbstractBaseUser | AnonymousUser | str | None
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    verb: str,
+    obj: models.Model,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    request_id: str = "",
+    task_id: str = "",
+) -> AuditEvent:
+    """Append one audit event. `actor` is a user, or a label such as "system:beat"."""
+    user = actor if isinstance(actor, AbstractBaseUser) else None
+    if user is not None:
+        label = user.get_username()
+    elif isinstance(actor, str) and actor:
+        label = actor
+    else:
+        label = "anonymous"
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_label=label,
+        verb=verb,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        before=before,
+        after=after,
+        request_id=request_id,
+        task_id=task_id,
+    )

@@ -1,0 +1,1 @@
+"""Policies: YAML -> validated `Policy`; rule evaluation; guards."""
