@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
 VIEWER: Final = "viewer"
 OPERATOR: Final = "operator"
@@ -32,6 +32,8 @@ def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
     """
     if not user.is_authenticated or not user.is_active:
         return False
-    if getattr(user, "is_superuser", False):
+    if not isinstance(user, User):
+        return False
+    if user.is_superuser:
         return True
-    return user.groups.filter(name__in=IMPLIED[role]).exists()  # type: ignore[union-attr]
+    return user.groups.filter(name__in=IMPLIED[role]).exists()

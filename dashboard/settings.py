@@ -38,7 +38,9 @@ def env_list(name: str, default: str) -> list[str]:
 
 SELFHEAL_ENV = os.environ.get("SELFHEAL_ENV", "development").strip().lower()
 if SELFHEAL_ENV not in {"development", "production"}:
-    raise ImproperlyConfigured(f"SELFHEAL_ENV must be development or production, not {SELFHEAL_ENV!r}")
+    raise ImproperlyConfigured(
+        f"SELFHEAL_ENV must be development or production, not {SELFHEAL_ENV!r}"
+    )
 PRODUCTION = SELFHEAL_ENV == "production"
 
 # The development key is public on purpose: production refuses it (and a missing one).
@@ -53,7 +55,9 @@ if PRODUCTION and (
     )
 
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" + ("" if PRODUCTION else ",testserver"))
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" + ("" if PRODUCTION else ",testserver")
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
@@ -169,6 +173,7 @@ else:
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 # A separate queue name lets several installations (or a test run) share one broker safely.

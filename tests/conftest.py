@@ -99,21 +99,33 @@ class CeleryProcesses:
         log = self.tmp_path / f"{role}-{len(self.procs)}.log"
         cmd = [sys.executable, "-m", "celery", "-A", "dashboard", role, "--loglevel", "INFO", *args]
         with log.open("wb") as out:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env(**env), stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=self.env(**env), stdout=out, stderr=subprocess.STDOUT
+            )
         self.procs.append((proc, log))
         return proc
 
     def worker(self, name: str, **env: str) -> subprocess.Popen[bytes]:
         return self.start(
-            "worker", "-n", name, "--pool", "solo", "-Q", self.queue,
-            "--without-gossip", "--without-mingle", **env,
+            "worker",
+            "-n",
+            name,
+            "--pool",
+            "solo",
+            "-Q",
+            self.queue,
+            "--without-gossip",
+            "--without-mingle",
+            **env,
         )
 
     def beat(self, **env: str) -> subprocess.Popen[bytes]:
         return self.start("beat", "--schedule", str(self.tmp_path / "beat-schedule"), **env)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')}" for _, log in self.procs)
+        return "\n".join(
+            f"--- {log.name}\n{log.read_text(errors='replace')}" for _, log in self.procs
+        )
 
     def stop(self) -> None:
         for proc, _ in self.procs:

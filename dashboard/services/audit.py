@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 
 from dashboard.models import AuditEvent
 
-Actor = AbstractBaseUser | AnonymousUser | str | None
+Actor = User | AnonymousUser | str | None
+
+
+def actor_user(actor: Actor) -> User | None:
+    """The user behind `actor`, or None for system actors and anonymous requests."""
+    return actor if isinstance(actor, User) else None
 
 
 def audit_record(
@@ -23,7 +28,7 @@ def audit_record(
     task_id: str = "",
 ) -> AuditEvent:
     """Append one audit event. `actor` is a user, or a label such as "system:beat"."""
-    user = actor if isinstance(actor, AbstractBaseUser) else None
+    user = actor_user(actor)
     if user is not None:
         label = user.get_username()
     elif isinstance(actor, str) and actor:

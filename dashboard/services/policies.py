@@ -9,7 +9,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from dashboard.models import PolicyVersion
-from dashboard.services.audit import Actor, audit_record
+from dashboard.services.audit import Actor, actor_user, audit_record
 from selfheal.policy.loader import load_policy
 
 
@@ -21,15 +21,18 @@ def policy_version_create(
     Raises PolicyError (nothing stored) when the engine rejects the document.
     """
     policy = load_policy(text, name=name)
-    user = author if not isinstance(author, str) and author is not None and author.is_authenticated else None
     with transaction.atomic():
-        latest = PolicyVersion.objects.select_for_update().filter(name=name).aggregate(n=Max("number"))["n"]
+        latest = (
+            PolicyVersion.objects.select_for_update()
+            .filter(name=name)
+            .aggregate(n=Max("number"))["n"]
+        )
         version = PolicyVersion.objects.create(
             name=name,
             number=(latest or 0) + 1,
             text=text,
             digest=policy.digest,
-            author=user,
+            author=actor_user(author),
             comment=comment,
         )
         audit_record(
@@ -43,7 +46,6 @@ def policy_version_create(
 
 def policy_version_activate(*, version: PolicyVersion, actor: Actor) -> PolicyVersion:
     """Make `version` the active version of its policy name (the previous one is deactivated)."""
-    user = actor if not isinstance(actor, str) and actor is not None and actor.is_authenticated else None
     with transaction.atomic():
         previous = (
             PolicyVersion.objects.select_for_update()
@@ -54,7 +56,7 @@ def policy_version_activate(*, version: PolicyVersion, actor: Actor) -> PolicyVe
         if previous is not None:
             PolicyVersion.objects.filter(pk=previous.pk).update(is_active=False)
         PolicyVersion.objects.filter(pk=version.pk).update(
-            is_active=True, activated_at=timezone.now(), activated_by=user
+            is_active=True, activated_at=timezone.now(), activated_by=actor_user(actor)
         )
         version.refresh_from_db()
         audit_record(
@@ -81,7 +83,9 @@ def policies_load_shipped(*, directory: Path, actor: Actor = "system:setup") -> 
         digest = load_policy(text, name=name).digest
         existing = PolicyVersion.objects.filter(name=name, digest=digest).first()
         if existing is None:
-            existing = policy_version_create(name=name, text=text, author=actor, comment=f"shipped {path.name}")
+            existing = policy_version_create(
+                name=name, text=text, author=actor, comment=f"shipped {path.name}"
+            )
             lines.append(f"{name}: stored as v{existing.number}")
         else:
             lines.append(f"{name}: v{existing.number} already stored")

@@ -26,10 +26,12 @@ def probe_database() -> ProbeResult:
     return ProbeResult("database", True, connection.vendor)
 
 
-def probe_broker(timeout: float = 2.0) -> ProbeResult:
+def probe_broker(timeout: int = 2) -> ProbeResult:
     try:
         with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+            conn.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=timeout
+            )
             transport = conn.transport_cls
     except Exception as exc:  # kombu raises driver-specific errors
         return ProbeResult("broker", False, type(exc).__name__)

@@ -14,7 +14,9 @@ def test_it_sends_anonymous_visitors_to_login(client):
 
 def test_it_logs_in_and_shows_the_overview(client):
     get_user_model().objects.create_user("ana", password="correct-horse-battery")
-    response = client.post("/login/", {"username": "ana", "password": "correct-horse-battery"}, follow=True)
+    response = client.post(
+        "/login/", {"username": "ana", "password": "correct-horse-battery"}, follow=True
+    )
     assert response.status_code == 200
     assert b"Overview" in response.content
     assert b"ana" in response.content

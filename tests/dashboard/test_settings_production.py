@@ -10,10 +10,17 @@ STRONG_KEY = "k" * 20 + "Q9x-vT3_pLmN8wYz2RbC7sD4fGhJ1kE6uA0oI5"
 
 
 def run_manage(*args, **env):
-    full_env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "SELFHEAL_ENV", "DEBUG"}}
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "SELFHEAL_ENV", "DEBUG"}
+    }
     full_env.update(env)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -32,12 +39,21 @@ def test_it_refuses_the_development_key_in_production():
 
 
 def test_it_refuses_the_example_key_in_production():
-    result = run_manage("check", SELFHEAL_ENV="production", SECRET_KEY="change-me-to-a-long-random-value")
+    result = run_manage(
+        "check", SELFHEAL_ENV="production", SECRET_KEY="change-me-to-a-long-random-value"
+    )
     assert result.returncode != 0
 
 
 def test_it_passes_check_deploy_with_production_settings():
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", SELFHEAL_ENV="production", SECRET_KEY=STRONG_KEY)
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SELFHEAL_ENV="production",
+        SECRET_KEY=STRONG_KEY,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

@@ -10,14 +10,21 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from dashboard.services.users import user_create_with_role
 
-DEMO_USERS = (("viewer", "viewer"), ("operator", "operator"), ("operator2", "operator"), ("admin", "policy_admin"))
+DEMO_USERS = (
+    ("viewer", "viewer"),
+    ("operator", "operator"),
+    ("operator2", "operator"),
+    ("admin", "policy_admin"),
+)
 
 
 class Command(BaseCommand):
     help = "Create demo users (viewer, operator, operator2, admin) and print their passwords once."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--reset", action="store_true", help="Give existing demo users new passwords.")
+        parser.add_argument(
+            "--reset", action="store_true", help="Give existing demo users new passwords."
+        )
 
     def handle(self, *args: Any, reset: bool = False, **options: Any) -> None:
         User = get_user_model()
@@ -33,8 +40,10 @@ class Command(BaseCommand):
                 existing.save(update_fields=["password"])
                 created.append((username, role, password))
         if not created:
-            self.stdout.write("Demo users already exist (passwords were printed when they were created; "
-                              "new ones: python manage.py create_demo_users --reset).")
+            self.stdout.write(
+                "Demo users already exist (passwords were printed when they were created; "
+                "new ones: python manage.py create_demo_users --reset)."
+            )
             return
         self.stdout.write(self.style.SUCCESS("Demo users — these passwords are shown only now:"))
         for username, role, password in created:

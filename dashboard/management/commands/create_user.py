@@ -25,7 +25,10 @@ class Command(BaseCommand):
         if get_user_model().objects.filter(username=opts["username"]).exists():
             raise CommandError(f"user {opts['username']!r} already exists")
         _, password = user_create_with_role(
-            username=opts["username"], role=opts["role"], email=opts["email"], password=opts["password"]
+            username=opts["username"],
+            role=opts["role"],
+            email=opts["email"],
+            password=opts["password"],
         )
         self.stdout.write(f"created {opts['username']} ({opts['role']})")
         if opts["password"] is None:

@@ -13,10 +13,15 @@ from selfheal.policy.loader import PolicyError
 
 
 class Command(BaseCommand):
-    help = "Store each policies/*.yaml as a policy version (skipping unchanged ones) and activate it if its name has none."
+    help = (
+        "Store each policies/*.yaml as a policy version (skipping unchanged ones) "
+        "and activate it if its name has none."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--dir", default=str(settings.POLICIES_DIR), help="Folder of *.yaml policies.")
+        parser.add_argument(
+            "--dir", default=str(settings.POLICIES_DIR), help="Folder of *.yaml policies."
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         directory = Path(opts["dir"])

@@ -11,7 +11,10 @@ from dashboard.services.users import token_mint
 
 
 class Command(BaseCommand):
-    help = "Create or replace the API token of a user and print it (use as 'Authorization: Token <key>')."
+    help = (
+        "Create or replace the API token of a user and print it "
+        "(send it as 'Authorization: Token <key>')."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
