@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "django_filters",
     "dashboard",
 ]
 
@@ -168,7 +169,7 @@ if REDIS_URL:
     # Retries and countdowns must stay below this, or Redis re-delivers a task still waiting.
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
 else:
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
@@ -191,12 +192,29 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_SECONDS = float(os.environ.get("SELFHEAL_HEARTBEAT_SECONDS", "30"))
+DISPATCH_SECONDS = float(os.environ.get("SELFHEAL_DISPATCH_SECONDS", "5"))
 CELERY_BEAT_SCHEDULE = {
     # Proves the worker is alive and shows it on the dashboard; expires before the next one.
     "worker-heartbeat": {
         "task": "dashboard.tasks.record_heartbeat",
         "schedule": timedelta(seconds=HEARTBEAT_SECONDS),
         "options": {"expires": HEARTBEAT_SECONDS * 0.9},
+    },
+    # One cheap task: each pipeline has its own interval and next_check_at.
+    "dispatch-due-checks": {
+        "task": "dashboard.tasks.dispatch_due_checks",
+        "schedule": timedelta(seconds=DISPATCH_SECONDS),
+        "options": {"expires": DISPATCH_SECONDS * 0.9},
+    },
+    "expire-decisions": {
+        "task": "dashboard.tasks.expire_decisions",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 25},
+    },
+    "sweep-lost-work": {
+        "task": "dashboard.tasks.sweep_lost_work",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 50},
     },
 }
 
@@ -207,7 +225,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "dashboard.api.permissions.RolePermission",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "dashboard.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

@@ -5,10 +5,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from dashboard.views import health, home
+from dashboard.views import decisions, health, home
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("decisions/<int:pk>/", decisions.decision_detail, name="decision-detail"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,25 +1,187 @@
+"""API representations. Read serializers mirror the models; input serializers validate requests
+before any service runs (so bad input gets 400 with field errors and nothing is stored)."""
+
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib.auth.models import User
 from rest_framework import serializers
 
-from dashboard.models import PolicyVersion
+from dashboard.models import (
+    AuditEvent,
+    Decision,
+    Execution,
+    ExperienceRecord,
+    HealthCheck,
+    Pipeline,
+    PolicyVersion,
+    Review,
+)
+
+
+class UsernameField(serializers.SlugRelatedField[User]):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="username", read_only=True, **kwargs)
 
 
 class PolicyVersionSerializer(serializers.ModelSerializer[PolicyVersion]):
-    author: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
-    )
+    author = UsernameField()
+    activated_by = UsernameField()
 
     class Meta:
         model = PolicyVersion
         fields = [
-            "id",
-            "name",
-            "number",
-            "digest",
-            "author",
-            "comment",
-            "created_at",
-            "is_active",
-            "text",
+            "id", "name", "number", "digest", "author", "comment", "created_at",
+            "is_active", "activated_at", "activated_by", "text",
         ]
+        read_only_fields = fields
+
+
+class PolicyCreateSerializer(serializers.Serializer[Any]):
+    name = serializers.SlugField(max_length=64, default="default")
+    text = serializers.CharField(trim_whitespace=False, max_length=300_000)
+    comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class PolicyTextSerializer(serializers.Serializer[Any]):
+    text = serializers.CharField(trim_whitespace=False, max_length=300_000)
+
+
+class ReplaySerializer(serializers.Serializer[Any]):
+    last = serializers.IntegerField(min_value=1, max_value=5000, default=200)
+
+
+class PipelineSerializer(serializers.ModelSerializer[Pipeline]):
+    owner = UsernameField()
+    has_reference = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Pipeline
+        fields = [
+            "id", "name", "description", "owner", "policy_name", "check_interval_seconds",
+            "autonomy_level", "autonomy_reason", "executor", "executor_config",
+            "notify_webhook_url", "notify_emails", "model_trained_at", "is_active",
+            "next_check_at", "last_check_at", "created_at", "has_reference", "reference_updated_at",
+        ]
+        read_only_fields = [
+            "id", "owner", "autonomy_reason", "next_check_at", "last_check_at", "created_at",
+            "has_reference", "reference_updated_at",
+        ]
+        extra_kwargs = {"executor_config": {"write_only": True}}
+
+    def get_has_reference(self, obj: Pipeline) -> bool:
+        return obj.reference_profile is not None
+
+    def validate_check_interval_seconds(self, value: int) -> int:
+        if value < 10:
+            raise serializers.ValidationError("must be at least 10 seconds")
+        return value
+
+    def validate_notify_emails(self, value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) and "@" in v for v in value):
+            raise serializers.ValidationError("must be a list of e-mail addresses")
+        return value
+
+
+class HealthCheckSerializer(serializers.ModelSerializer[HealthCheck]):
+    pipeline = serializers.SlugRelatedField[Pipeline](slug_field="name", read_only=True)
+
+    class Meta:
+        model = HealthCheck
+        fields = ["id", "pipeline", "slot", "created_at", "status", "signals", "details"]
+        read_only_fields = fields
+
+
+class ReviewSerializer(serializers.ModelSerializer[Review]):
+    reviewer = UsernameField()
+
+    class Meta:
+        model = Review
+        fields = ["reviewer", "verdict", "comment", "chosen_action", "created_at"]
+        read_only_fields = fields
+
+
+class ExecutionSerializer(serializers.ModelSerializer[Execution]):
+    class Meta:
+        model = Execution
+        fields = ["id", "action", "executor", "state", "attempts", "queued_at", "started_at",
+                  "finished_at", "result", "error"]
+        read_only_fields = fields
+
+
+class DecisionSerializer(serializers.ModelSerializer[Decision]):
+    pipeline = serializers.SlugRelatedField[Pipeline](slug_field="name", read_only=True)
+    requested_by = UsernameField()
+    reviews = ReviewSerializer(many=True, read_only=True)
+    execution = serializers.SerializerMethodField()
+    policy_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Decision
+        fields = [
+            "id", "pipeline", "health_check", "state", "action", "proposed_action", "layer",
+            "confidence", "propensity", "cost", "needs_approval", "approval_reasons",
+            "approvals_required", "engine", "explanation", "signals", "autonomy_level",
+            "policy_version", "policy_digest", "requested_by", "created_at", "expires_at",
+            "decided_at", "finished_at", "outcome", "follows", "reviews", "execution",
+        ]
+        read_only_fields = fields
+
+    def get_execution(self, obj: Decision) -> dict[str, Any] | None:
+        execution = getattr(obj, "execution", None)
+        return ExecutionSerializer(execution).data if execution else None
+
+    def get_policy_version(self, obj: Decision) -> str | None:
+        v = obj.policy_version
+        return f"{v.name} v{v.number}" if v else None
+
+
+class ApproveSerializer(serializers.Serializer[Any]):
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RejectSerializer(serializers.Serializer[Any]):
+    comment = serializers.CharField(max_length=2000)
+
+
+class OverrideSerializer(serializers.Serializer[Any]):
+    action = serializers.CharField(max_length=64)
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class OutcomeSerializer(serializers.Serializer[Any]):
+    success = serializers.BooleanField()
+    benefit = serializers.FloatField(required=False, allow_null=True, default=None)
+    cost = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
+    detail = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        import math
+
+        for key in ("benefit", "cost"):
+            if attrs.get(key) is not None and not math.isfinite(attrs[key]):
+                raise serializers.ValidationError({key: "must be a finite number"})
+        return attrs
+
+
+class ExperienceSerializer(serializers.ModelSerializer[ExperienceRecord]):
+    pipeline = serializers.SlugRelatedField[Pipeline](slug_field="name", read_only=True)
+    actor = UsernameField()
+
+    class Meta:
+        model = ExperienceRecord
+        fields = [
+            "id", "pipeline", "decision", "kind", "action", "signals", "reward", "benefit",
+            "cost", "propensity", "evaluable", "approved", "policy_digest", "actor",
+            "actor_label", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "at", "actor_label", "verb", "object_type", "object_id", "before",
+                  "after", "request_id", "task_id"]
         read_only_fields = fields

@@ -21,13 +21,16 @@ def audit_record(
     *,
     actor: Actor,
     verb: str,
-    obj: models.Model,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     request_id: str = "",
     task_id: str = "",
 ) -> AuditEvent:
-    """Append one audit event. `actor` is a user, or a label such as "system:beat"."""
+    """Append one audit event about `obj` (or, for something that was not stored, about
+    `object_type`/`object_id`). `actor` is a user, or a label such as "system:beat"."""
     user = actor_user(actor)
     if user is not None:
         label = user.get_username()
@@ -39,8 +42,8 @@ def audit_record(
         actor=user,
         actor_label=label,
         verb=verb,
-        object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
+        object_type=obj._meta.label_lower if obj is not None else object_type,
+        object_id=str(obj.pk) if obj is not None else object_id,
         before=before,
         after=after,
         request_id=request_id,

@@ -118,6 +118,9 @@ class Policy:
     hybrid: HybridSettings = field(default_factory=HybridSettings)
     approval: ApprovalSettings = field(default_factory=ApprovalSettings)
     autonomy: AutonomySettings = field(default_factory=AutonomySettings)
+    value_of_recovery: float = 200.0
+    """What bringing a degraded pipeline back to health is worth, in the units of action costs
+    (used to measure an action's benefit from the signals after it; see selfheal.outcome)."""
     default_action: str = "none"
     default_confidence: float = 0.9
     name: str = "default"

@@ -13,7 +13,8 @@ from types import MappingProxyType
 SIGNAL_DOCS: Mapping[str, str] = MappingProxyType(
     {
         "data_drift": "Table-level covariate drift effect size: the largest normalised "
-        "Wasserstein distance among features whose drift test rejects (0 when none does).",
+        "Wasserstein distance (Wasserstein-1 / reference standard deviation; total variation "
+        "for categorical features) among features whose drift test rejects (0 when none does).",
         "drift_share": "Share of features whose drift test rejects after multiple-testing control.",
         "prediction_drift": "Jensen-Shannon distance between reference and current prediction "
         "distributions.",

@@ -1,0 +1,288 @@
+"""Health checks and the decisions that follow them.
+
+`checks_dispatch_due` (beat, every few seconds) claims each due pipeline's next slot with a
+conditional update of `next_check_at` — two beats racing claim each slot once — and sends one
+task per claimed slot after commit. `health_check_run` is idempotent per (pipeline, slot): the
+unique constraint on HealthCheck makes a re-sent task a no-op. A check computes the signals of
+the newest telemetry window against the reference, closes the outcomes of actions that ran since
+the previous check, then asks the engine for a decision and stores it: auto decisions are queued
+for execution after commit, others wait for an operator (and older pending ones are superseded).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from dashboard.models import (
+    Decision,
+    DecisionState,
+    ExecutionState,
+    HealthCheck,
+    HealthStatus,
+    Pipeline,
+    TelemetryWindow,
+)
+from dashboard.services.audit import Actor, actor_user, audit_record
+from dashboard.services.errors import TransitionConflict
+from dashboard.services.engine import active_version, controller_for, policy_of
+from dashboard.services.lifecycle import decision_create, decision_transition
+from selfheal.outcome import health_loss
+from selfheal.policy.model import ActionRecord
+from selfheal.policy.rules import evaluate_rules
+from selfheal.signals.metrics import Window, evaluate_window
+from selfheal.signals.profile import WindowProfile
+
+logger = logging.getLogger(__name__)
+RECENT_CHECKS = 10
+HISTORY_DAYS = 7
+
+
+def slot_of(moment: datetime, interval_seconds: int) -> datetime:
+    """The start of the `interval_seconds`-long slot containing `moment` (aligned to the epoch)."""
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % interval_seconds, tz=moment.tzinfo)
+
+
+def checks_dispatch_due(*, now: datetime | None = None, limit: int = 5000) -> int:
+    """Claim the slot of every due pipeline and enqueue its check; returns how many."""
+    from dashboard.tasks import run_health_check
+
+    now = now or timezone.now()
+    due = list(
+        Pipeline.objects.filter(is_active=True, next_check_at__lte=now)
+        .order_by("next_check_at")
+        .values_list("pk", "next_check_at", "check_interval_seconds")[:limit]
+    )
+    claimed: list[tuple[int, str]] = []
+    with transaction.atomic():
+        for pk, next_at, interval in due:
+            slot = slot_of(now, interval)
+            # Only the caller whose UPDATE still sees the old next_check_at claims the slot.
+            if Pipeline.objects.filter(pk=pk, next_check_at=next_at).update(
+                next_check_at=slot + timedelta(seconds=interval)
+            ):
+                claimed.append((pk, slot.isoformat()))
+        transaction.on_commit(
+            lambda: [run_health_check.delay(pk, slot_iso) for pk, slot_iso in claimed]
+        )
+    return len(claimed)
+
+
+def _window_of(row: TelemetryWindow) -> Window:
+    doc = row.profile
+    metrics = row.metrics
+    return Window(
+        features={k: np.asarray(v) for k, v in doc["rows"].items()},
+        predictions=None if doc.get("predictions") is None else np.asarray(doc["predictions"]),
+        quality=metrics.get("quality"),
+        latencies=doc.get("latencies"),
+        requests=int(metrics.get("requests", 0)),
+        errors=int(metrics.get("errors", 0)),
+        infra_failures=int(metrics.get("infra_failures", 0)),
+        utilisation=metrics.get("utilisation", {}),
+    )
+
+
+def _signals(pipeline: Pipeline, window: TelemetryWindow | None, now: datetime) -> tuple[dict[str, float], dict[str, Any]]:
+    if window is None or pipeline.reference_profile is None:
+        return {}, {}
+    reference = WindowProfile.from_dict(pipeline.reference_profile)
+    evaluation = evaluate_window(
+        reference,
+        _window_of(window),
+        now=now,
+        trained_at=pipeline.model_trained_at,
+        categorical=sorted(reference.categorical),
+    )
+    details: dict[str, Any] = {"rows": window.n_rows, "window_id": window.pk}
+    if evaluation.drift is not None:
+        details["drifted_features"] = list(evaluation.drift.drifted_features)[:50]
+    return evaluation.signals, details
+
+
+def _history(pipeline: Pipeline, now: datetime) -> list[ActionRecord]:
+    rows = Decision.objects.filter(
+        pipeline=pipeline,
+        created_at__gte=now - timedelta(days=HISTORY_DAYS),
+        execution__isnull=False,
+    ).values_list("action", "execution__queued_at", "cost", "state")
+    return [
+        ActionRecord(
+            action=action,
+            at=at,
+            cost=cost,
+            succeeded=True if state == DecisionState.SUCCEEDED else False if state == DecisionState.FAILED else None,
+        )
+        for action, at, cost, state in rows
+    ]
+
+
+def _close_outcomes(pipeline: Pipeline, signals: dict[str, float], task_id: str) -> int:
+    """Decisions whose action ran before this check get their outcome measured now."""
+    from dashboard.services.outcomes import decision_record_outcome
+
+    waiting = Decision.objects.filter(
+        pipeline=pipeline, state=DecisionState.EXECUTING, execution__state=ExecutionState.SUCCEEDED
+    ).select_related("policy_version")
+    closed = 0
+    for decision in waiting:
+        policy = policy_of(decision.policy_version) if decision.policy_version else None
+        success = policy is None or health_loss(policy, signals) < 1.0
+        decision_record_outcome(
+            decision_id=decision.pk,
+            source="next_check",
+            actor="system:health-check",
+            success=success,
+            after_signals=signals,
+            task_id=task_id,
+        )
+        closed += 1
+    return closed
+
+
+def health_check_run(
+    *, pipeline_id: int, slot: datetime, task_id: str = "", requested_by: Actor = None
+) -> HealthCheck | None:
+    """Check `pipeline_id` for `slot` once; returns the check, or None if it already ran."""
+    now = timezone.now()
+    pipeline = Pipeline.objects.filter(pk=pipeline_id, is_active=True).first()
+    if pipeline is None or HealthCheck.objects.filter(pipeline_id=pipeline_id, slot=slot).exists():
+        return None
+    previous = HealthCheck.objects.filter(pipeline=pipeline).order_by("-slot").first()
+    window = pipeline.windows.order_by("-received_at", "-id").first()
+    if window is not None and previous is not None and previous.window_id == window.pk:
+        window = None  # nothing new since the previous check
+    signals, details = _signals(pipeline, window, now)
+    version = active_version(pipeline)
+    policy = policy_of(version) if version else None
+    if not signals:
+        status = HealthStatus.NO_DATA
+    elif policy is not None and evaluate_rules(policy, signals).fired:
+        status = HealthStatus.DEGRADED
+    else:
+        status = HealthStatus.HEALTHY
+    try:
+        with transaction.atomic():
+            check = HealthCheck.objects.create(
+                pipeline=pipeline, slot=slot, status=status, signals=signals, details=details,
+                window=window, task_id=task_id,
+            )
+            Pipeline.objects.filter(pk=pipeline.pk).update(last_check_at=now)
+            audit_record(
+                actor=requested_by or "system:health-check",
+                verb="health_check.completed",
+                obj=check,
+                after={"pipeline": pipeline.name, "status": status, "slot": slot.isoformat()},
+                task_id=task_id,
+            )
+    except IntegrityError:
+        return None  # another worker ran this slot first
+    if signals:
+        _close_outcomes(pipeline, signals, task_id)
+        if version is not None:
+            decision_propose(check=check, version=version, requested_by=requested_by, task_id=task_id)
+    return check
+
+
+def decision_propose(
+    *, check: HealthCheck, version: Any, requested_by: Actor = None, task_id: str = ""
+) -> Decision:
+    """Ask the engine for a decision on `check` and store it in the lifecycle."""
+    from dashboard.tasks import notify_review_needed
+    from dashboard.services.execution import execution_enqueue
+
+    pipeline = check.pipeline
+    policy = policy_of(version)
+    now = timezone.now()
+    recent = list(
+        HealthCheck.objects.filter(pipeline=pipeline, slot__lt=check.slot)
+        .exclude(status=HealthStatus.NO_DATA)
+        .order_by("-slot")
+        .values_list("signals", flat=True)[:RECENT_CHECKS]
+    )
+    recent.reverse()
+    engine = controller_for(version).decide(
+        check.signals,
+        now=now,
+        history=_history(pipeline, now),
+        recent_signals=recent,
+        autonomy=pipeline.autonomy_level,  # type: ignore[arg-type]
+        rng=np.random.default_rng(),
+    )
+    payload = engine.to_dict()
+    payload["catalogue"] = list(policy.action_names)
+    estimate = engine.estimates.get(engine.action)
+    cost = float(estimate.cost) if estimate is not None else float(policy.actions[engine.action].cost)
+    needs_approval = engine.needs_approval
+    with transaction.atomic():
+        decision = decision_create(
+            actor=requested_by or "system:health-check",
+            task_id=task_id,
+            pipeline=pipeline,
+            health_check=check,
+            action=engine.action,
+            proposed_action=engine.action,
+            layer=engine.layer,
+            confidence=float(engine.confidence),
+            propensity=float(engine.propensity) if engine.propensity > 0 else None,
+            cost=cost,
+            needs_approval=needs_approval,
+            approval_reasons=list(engine.approval_reasons),
+            approvals_required=2 if engine.four_eyes else 1,
+            engine=payload,
+            explanation=engine.explanation,
+            signals=check.signals,
+            autonomy_level=pipeline.autonomy_level,
+            policy_version=version,
+            policy_digest=policy.digest,
+            requested_by=actor_user(requested_by),
+        )
+        for older in Decision.objects.filter(
+            pipeline=pipeline, state=DecisionState.PENDING_APPROVAL
+        ).exclude(pk=decision.pk):
+            try:
+                decision_transition(
+                    decision_id=older.pk, to=DecisionState.SUPERSEDED, actor="system:health-check",
+                    audit_after={"by": decision.pk}, task_id=task_id,
+                )
+            except TransitionConflict:
+                pass  # an operator acted on it in the meantime; their verdict stands
+        if needs_approval:
+            decision = decision_transition(
+                decision_id=decision.pk,
+                to=DecisionState.PENDING_APPROVAL,
+                actor="system:health-check",
+                updates={"expires_at": now + timedelta(minutes=policy.approval.expires_after_minutes)},
+                audit_after={"reasons": list(engine.approval_reasons)},
+                task_id=task_id,
+            )
+            decision_id = decision.pk
+            transaction.on_commit(lambda: notify_review_needed.delay(decision_id))
+        else:
+            decision = decision_transition(
+                decision_id=decision.pk,
+                to=DecisionState.APPROVED,
+                actor="system:health-check",
+                verb="decision.auto_approved",
+                updates={"decided_at": now},
+                task_id=task_id,
+            )
+            execution_enqueue(decision=decision)
+    return decision
+
+
+def health_check_request(*, pipeline: Pipeline, user: Actor) -> datetime:
+    """`POST .../check/`: enqueue a check of `pipeline` now (its own slot, at this second)."""
+    from dashboard.tasks import run_health_check
+
+    slot = timezone.now().replace(microsecond=0)
+    user_id = getattr(actor_user(user), "pk", None)
+    transaction.on_commit(lambda: run_health_check.delay(pipeline.pk, slot.isoformat(), user_id))
+    return slot
+

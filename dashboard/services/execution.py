@@ -1,0 +1,145 @@
+"""Running a decision's action exactly once, and recording what came of it.
+
+`execution_enqueue` creates the Execution row (its uuid is the idempotency key) in the caller's
+transaction and sends the task only after commit. `execution_run` claims the decision with a
+conditional update (approved -> executing), calls the executor outside any transaction, then
+records the result with another conditional update. A re-sent message finds the decision already
+executing and calls the executor again with the same key — the executor acts at most once per
+key — or finds the execution finished and returns quietly.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboard.executors import ExecutionRequest, ExecutorError, TransientExecutorError, get_executor
+from dashboard.models import Decision, DecisionState, Execution, ExecutionState
+from dashboard.services.audit import audit_record
+from dashboard.services.lifecycle import decision_transition
+
+logger = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+
+
+def execution_enqueue(*, decision: Decision) -> Execution:
+    """Create the decision's Execution and send the task after the surrounding commit."""
+    from dashboard.tasks import execute_decision
+
+    execution, _ = Execution.objects.get_or_create(
+        decision=decision,
+        defaults={"action": decision.action, "executor": decision.pipeline.executor},
+    )
+    decision_id = decision.pk
+    transaction.on_commit(lambda: execute_decision.delay(decision_id))
+    return execution
+
+
+def _claim(decision_id: int, task_id: str) -> Execution | None:
+    """Move approved -> executing and count an attempt; None when there is nothing to run."""
+    with transaction.atomic():
+        decision = Decision.objects.select_for_update(of=("self",)).filter(pk=decision_id).first()
+        if decision is None:
+            return None
+        if decision.state == DecisionState.APPROVED:
+            decision_transition(
+                decision_id=decision_id, to=DecisionState.EXECUTING, actor="system:worker", task_id=task_id
+            )
+        elif decision.state != DecisionState.EXECUTING:
+            return None
+        execution = Execution.objects.filter(decision_id=decision_id).first()
+        if execution is None or execution.state in (ExecutionState.SUCCEEDED, ExecutionState.FAILED):
+            return None
+        Execution.objects.filter(pk=execution.pk).update(
+            state=ExecutionState.RUNNING, attempts=execution.attempts + 1, started_at=timezone.now()
+        )
+        execution.refresh_from_db()
+        return execution
+
+
+def execution_run(*, decision_id: int, task_id: str = "") -> str:
+    """Run the executor for `decision_id` once. Returns what happened, for logs.
+
+    Raises TransientExecutorError (for the task to retry) while attempts remain.
+    """
+    execution = _claim(decision_id, task_id)
+    if execution is None:
+        return "nothing to run"
+    decision = Decision.objects.select_related("pipeline").get(pk=decision_id)
+    request = ExecutionRequest(
+        idempotency_key=str(execution.id),
+        decision_id=decision_id,
+        pipeline=decision.pipeline.name,
+        action=execution.action,
+        config=dict(decision.pipeline.executor_config or {}),
+        signals={k: float(v) for k, v in decision.signals.items()},
+        callback_path=reverse("api:decision-outcome", args=[decision_id]),
+    )
+    try:
+        result = get_executor(execution.executor).execute(request)
+    except TransientExecutorError as exc:
+        if execution.attempts < MAX_ATTEMPTS:
+            Execution.objects.filter(pk=execution.pk).update(error=str(exc))
+            raise
+        return execution_fail(execution=execution, error=f"gave up after {execution.attempts} attempts: {exc}", task_id=task_id)
+    except ExecutorError as exc:
+        return execution_fail(execution=execution, error=str(exc), task_id=task_id)
+    if not result.accepted:
+        return execution_fail(execution=execution, error="executor refused", task_id=task_id)
+    with transaction.atomic():
+        changed = Execution.objects.filter(pk=execution.pk, state=ExecutionState.RUNNING).update(
+            state=ExecutionState.SUCCEEDED, finished_at=timezone.now(), result=result.detail, error=""
+        )
+        if changed:
+            audit_record(
+                actor="system:worker",
+                verb="execution.succeeded",
+                obj=execution,
+                before={"state": ExecutionState.RUNNING},
+                after={"state": ExecutionState.SUCCEEDED, "action": execution.action},
+                task_id=task_id,
+            )
+    if changed and result.outcome is not None:
+        from dashboard.services.outcomes import decision_record_outcome
+
+        decision_record_outcome(decision_id=decision_id, source="executor", actor="system:worker", **result.outcome)
+    return "executed" if changed else "already recorded"
+
+
+def execution_fail(*, execution: Execution, error: str, task_id: str = "") -> str:
+    """Mark the execution and its decision failed (one audit event each) and tell operators."""
+    from dashboard.services.notifications import notify_failure
+
+    with transaction.atomic():
+        changed = Execution.objects.filter(
+            pk=execution.pk, state__in=(ExecutionState.QUEUED, ExecutionState.RUNNING)
+        ).update(state=ExecutionState.FAILED, finished_at=timezone.now(), error=error[:2000])
+        if not changed:
+            return "already recorded"
+        audit_record(
+            actor="system:worker",
+            verb="execution.failed",
+            obj=execution,
+            before={"state": execution.state},
+            after={"state": ExecutionState.FAILED, "error": error[:500]},
+            task_id=task_id,
+        )
+        decision = decision_transition(
+            decision_id=execution.decision_id,
+            to=DecisionState.FAILED,
+            actor="system:worker",
+            updates={"outcome": {"success": False, "error": error[:500], "source": "executor"}},
+            audit_after={"error": error[:500]},
+            task_id=task_id,
+        )
+        transaction.on_commit(lambda: notify_failure(decision_id=decision.pk))
+    logger.warning("execution %s failed: %s", execution.pk, error)
+    return "failed"
+
+
+def execution_summary(execution: Execution) -> dict[str, Any]:
+    return {"id": str(execution.id), "state": execution.state, "attempts": execution.attempts}

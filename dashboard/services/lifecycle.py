@@ -1,0 +1,111 @@
+"""Decision lifecycle transitions: conditional updates that either win or report a conflict.
+
+    proposed -> pending_approval | approved -> executing -> succeeded | failed
+    pending_approval -> rejected | expired | superseded;  proposed -> superseded
+
+Every transition is `UPDATE ... WHERE id = ? AND state IN (...)` inside a transaction, with its
+audit event in the same transaction. When the UPDATE changes no row, somebody else moved the
+decision first: nothing is written and `TransitionConflict` says what state it is in now. Two
+operators clicking at once therefore get exactly one winner on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from dashboard.models import Decision, DecisionState
+from dashboard.services.audit import Actor, audit_record
+from dashboard.services.errors import TransitionConflict
+
+ALLOWED: dict[str, frozenset[str]] = {
+    DecisionState.PENDING_APPROVAL: frozenset({DecisionState.PROPOSED}),
+    DecisionState.APPROVED: frozenset({DecisionState.PROPOSED, DecisionState.PENDING_APPROVAL}),
+    DecisionState.EXECUTING: frozenset({DecisionState.APPROVED}),
+    DecisionState.SUCCEEDED: frozenset({DecisionState.EXECUTING}),
+    DecisionState.FAILED: frozenset({DecisionState.EXECUTING, DecisionState.APPROVED}),
+    DecisionState.REJECTED: frozenset({DecisionState.PENDING_APPROVAL}),
+    DecisionState.EXPIRED: frozenset({DecisionState.PENDING_APPROVAL}),
+    DecisionState.SUPERSEDED: frozenset({DecisionState.PROPOSED, DecisionState.PENDING_APPROVAL}),
+}
+TERMINAL = frozenset(
+    {
+        DecisionState.SUCCEEDED,
+        DecisionState.FAILED,
+        DecisionState.REJECTED,
+        DecisionState.EXPIRED,
+        DecisionState.SUPERSEDED,
+    }
+)
+
+
+def decision_transition(
+    *,
+    decision_id: int,
+    to: str,
+    actor: Actor,
+    verb: str | None = None,
+    updates: dict[str, Any] | None = None,
+    audit_after: dict[str, Any] | None = None,
+    request_id: str = "",
+    task_id: str = "",
+    from_states: frozenset[str] | None = None,
+) -> Decision:
+    """Move a decision to `to` if it is in one of the allowed source states; audit it.
+
+    Must run inside `transaction.atomic()` when the caller writes more rows that belong to the
+    same change (reviews, experiences); opens its own otherwise.
+    """
+    sources = from_states if from_states is not None else ALLOWED[to]
+    fields = dict(updates or {})
+    fields["state"] = to
+    if to in TERMINAL:
+        fields.setdefault("finished_at", timezone.now())
+    with transaction.atomic():
+        current = Decision.objects.filter(pk=decision_id).values_list("state", flat=True).first()
+        if current is None:
+            raise Decision.DoesNotExist(f"decision {decision_id} does not exist")
+        # The UPDATE is conditional on the state just read: if another transaction moved the
+        # decision in between, no row changes and this caller loses cleanly.
+        changed = 0
+        if current in sources:
+            changed = Decision.objects.filter(pk=decision_id, state=current).update(**fields)
+        if changed != 1:
+            now_state = Decision.objects.filter(pk=decision_id).values_list("state", flat=True).get()
+            raise TransitionConflict(
+                f"decision #{decision_id} is {now_state.replace('_', ' ')}; it can no longer be "
+                f"moved to {to.replace('_', ' ')}",
+                current_state=now_state,
+            )
+        decision = Decision.objects.get(pk=decision_id)
+        audit_record(
+            actor=actor,
+            verb=verb or f"decision.{to}",
+            obj=decision,
+            before={"state": current},
+            after={"state": to, **(audit_after or {})},
+            request_id=request_id,
+            task_id=task_id,
+        )
+    return decision
+
+
+def decision_create(*, actor: Actor, task_id: str = "", **fields: Any) -> Decision:
+    """Store a new decision in state `proposed`, with its audit event."""
+    with transaction.atomic():
+        decision = Decision.objects.create(state=DecisionState.PROPOSED, **fields)
+        audit_record(
+            actor=actor,
+            verb="decision.proposed",
+            obj=decision,
+            after={
+                "state": DecisionState.PROPOSED,
+                "action": decision.action,
+                "layer": decision.layer,
+                "confidence": decision.confidence,
+            },
+            task_id=task_id,
+        )
+    return decision

@@ -1,0 +1,170 @@
+"""Operator verdicts on pending decisions: approve, reject (comment required), override.
+
+Roles are checked here, on the server, against the database at the moment of the verdict, so a
+role revoked after the request was queued no longer lets that person act. Four-eyes: nobody
+approves a decision they requested, and decisions above the policy's four-eyes cost need two
+different approvers. A rejection becomes an acceptability label (never a reward); an override
+records which action the operator chose instead and marks the row as not off-policy evaluable.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from dashboard.models import Decision, DecisionState, ExperienceKind, ExperienceRecord, Review, Verdict
+from dashboard.roles import OPERATOR, has_role
+from dashboard.services.audit import audit_record
+from dashboard.services.errors import InvalidInput, NotAllowed, TransitionConflict
+from dashboard.services.lifecycle import decision_transition
+
+MAX_COMMENT = 2000
+
+
+def _check_reviewer(decision: Decision, user: User) -> None:
+    if not has_role(user, OPERATOR):
+        raise NotAllowed("only operators can review decisions")
+    if decision.requested_by_id is not None and decision.requested_by_id == user.pk:
+        raise NotAllowed("four-eyes: you requested this decision, so someone else must review it")
+    if decision.reviews.filter(reviewer=user).exists():
+        raise NotAllowed("four-eyes: you already approved this decision; a second operator must")
+
+
+def _pending(decision_id: int) -> Decision:
+    # Lock the row so that concurrent reviewers of a four-eyes decision count each other's
+    # approvals (PostgreSQL); SQLite's IMMEDIATE transactions already serialise writers.
+    decision = Decision.objects.select_for_update(of=("self",)).select_related("pipeline").get(
+        pk=decision_id
+    )
+    if decision.state != DecisionState.PENDING_APPROVAL:
+        raise TransitionConflict(
+            f"decision #{decision_id} is {decision.state.replace('_', ' ')}; "
+            "it is no longer waiting for a review",
+            current_state=decision.state,
+        )
+    return decision
+
+
+def _clean_comment(comment: str, *, required: bool) -> str:
+    comment = (comment or "").strip()
+    if required and not comment:
+        raise InvalidInput({"comment": "a comment is required to reject a decision"})
+    if len(comment) > MAX_COMMENT:
+        raise InvalidInput({"comment": f"at most {MAX_COMMENT} characters"})
+    return comment
+
+
+def decision_approve(
+    *, decision_id: int, user: User, comment: str = "", request_id: str = ""
+) -> Decision:
+    """Approve; the decision moves to approved (and its execution is queued after commit) once
+    it has as many distinct approvals as it requires."""
+    from dashboard.services.execution import execution_enqueue
+
+    comment = _clean_comment(comment, required=False)
+    with transaction.atomic():
+        decision = _pending(decision_id)
+        _check_reviewer(decision, user)
+        Review.objects.create(
+            decision=decision,
+            reviewer=user,
+            verdict=Verdict.APPROVE,
+            comment=comment,
+            chosen_action=decision.action,
+        )
+        approvals = decision.reviews.filter(verdict=Verdict.APPROVE).count()
+        if approvals < decision.approvals_required:
+            audit_record(
+                actor=user,
+                verb="decision.approval_recorded",
+                obj=decision,
+                before={"approvals": approvals - 1},
+                after={"approvals": approvals, "required": decision.approvals_required},
+                request_id=request_id,
+            )
+            return decision
+        decision = decision_transition(
+            decision_id=decision.pk,
+            to=DecisionState.APPROVED,
+            actor=user,
+            updates={"decided_at": timezone.now()},
+            audit_after={"action": decision.action, "approvals": approvals},
+            request_id=request_id,
+            from_states=frozenset({DecisionState.PENDING_APPROVAL}),
+        )
+        execution_enqueue(decision=decision)
+    return decision
+
+
+def decision_reject(*, decision_id: int, user: User, comment: str, request_id: str = "") -> Decision:
+    """Reject with a required comment. Learned as an acceptability label, never as a reward."""
+    comment = _clean_comment(comment, required=True)
+    with transaction.atomic():
+        decision = _pending(decision_id)
+        _check_reviewer(decision, user)
+        Review.objects.create(
+            decision=decision,
+            reviewer=user,
+            verdict=Verdict.REJECT,
+            comment=comment,
+            chosen_action=decision.action,
+        )
+        decision = decision_transition(
+            decision_id=decision.pk,
+            to=DecisionState.REJECTED,
+            actor=user,
+            updates={"decided_at": timezone.now()},
+            audit_after={"comment": comment},
+            request_id=request_id,
+        )
+        ExperienceRecord.objects.create(
+            pipeline_id=decision.pipeline_id,
+            decision=decision,
+            kind=ExperienceKind.REJECTION,
+            action=decision.action,
+            signals=decision.signals,
+            reward=None,
+            propensity=decision.propensity,
+            evaluable=False,
+            policy_digest=decision.policy_digest,
+            actor=user,
+            actor_label=user.get_username(),
+        )
+    return decision
+
+
+def decision_override(
+    *, decision_id: int, user: User, action: str, comment: str = "", request_id: str = ""
+) -> Decision:
+    """Run `action` instead of the proposed one. The action must be in the catalogue and not
+    masked by a guard; the outcome is learned as a reward that is not off-policy evaluable."""
+    from dashboard.services.execution import execution_enqueue
+
+    comment = _clean_comment(comment, required=False)
+    with transaction.atomic():
+        decision = _pending(decision_id)
+        _check_reviewer(decision, user)
+        catalogue = decision.engine.get("catalogue") or list(decision.engine.get("estimates", {}))
+        if action not in catalogue:
+            raise InvalidInput({"action": f"unknown action {action!r}; choose one of {', '.join(catalogue)}"})
+        masked = decision.engine.get("masked", {})
+        if action in masked:
+            raise InvalidInput({"action": f"{action} is blocked by a guard: {masked[action]}"})
+        if action == decision.action:
+            raise InvalidInput({"action": f"{action} is what the engine proposed; approve it instead"})
+        Review.objects.create(
+            decision=decision, reviewer=user, verdict=Verdict.OVERRIDE, comment=comment, chosen_action=action
+        )
+        decision = decision_transition(
+            decision_id=decision.pk,
+            to=DecisionState.APPROVED,
+            actor=user,
+            verb="decision.overridden",
+            updates={"decided_at": timezone.now(), "action": action},
+            audit_after={"action": action, "proposed_action": decision.proposed_action},
+            request_id=request_id,
+            from_states=frozenset({DecisionState.PENDING_APPROVAL}),
+        )
+        execution_enqueue(decision=decision)
+    return decision

@@ -1,0 +1,145 @@
+"""Guards: the hard limits that mask actions before any layer proposes one.
+
+Given a pipeline's current signals, the time (passed in, never read from the clock) and its
+recent action history, `masked_actions` says which actions no layer may choose, and why. The
+five kinds (see `selfheal.policy.model.Guard`):
+
+- ``forbid``: the listed actions are masked while ``signal <op> value`` holds (missing
+  signals count as 0; a NaN signal masks, since the guard cannot show it does not hold);
+- ``budget``: masked once ``max_count`` of the listed actions happened within the period;
+- ``cooldown``: masked while any listed action happened within the period;
+- ``max_attempts``: masked after ``max_count`` consecutive attempts of the listed actions that
+  did not succeed (failed or still unknown), within the period when one is set (otherwise in
+  the whole history given); a success resets the count;
+- ``cost_budget``: a listed action is masked when the recorded cost of all actions within the
+  period plus the action's catalogue cost would exceed ``max_cost`` (``ActionRecord.cost`` is
+  what was spent; a NaN cost counts as unbounded).
+
+A record is "within the period" when ``record.at > now - period``; records stamped after `now`
+(clock skew) count as recent, which errs on the side of masking. The loader guarantees that no
+guard lists the policy's default action, so at least that action always remains possible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from selfheal.policy.dump import format_duration
+from selfheal.policy.fields import format_number
+from selfheal.policy.model import ActionRecord, Guard, Policy
+from selfheal.policy.rules import holds, signal_value
+
+__all__ = ["masked_actions"]
+
+
+def masked_actions(
+    policy: Policy,
+    signals: Mapping[str, float],
+    *,
+    now: datetime,
+    history: Sequence[ActionRecord],
+) -> dict[str, str]:
+    """Each masked action -> why, naming the guard(s), e.g.
+    ``"no_retrain_during_infra_failure: infra_failures = 2 > 0"``.
+
+    `history` is this pipeline's past actions in any order; `now` and the records' times must
+    be both timezone-aware or both naive. When several guards mask one action, their reasons
+    are joined with ``"; "`` in policy order. Actions are listed in catalogue order.
+    """
+    reasons: dict[str, list[str]] = {}
+    for guard in policy.guards:
+        for action, reason in _check(guard, policy, signals, now, history).items():
+            reasons.setdefault(action, []).append(f"{guard.name}: {reason}")
+    ordered = [name for name in policy.actions if name in reasons]
+    ordered += [name for name in reasons if name not in policy.actions]
+    return {name: "; ".join(reasons[name]) for name in ordered}
+
+
+def _check(
+    guard: Guard,
+    policy: Policy,
+    signals: Mapping[str, float],
+    now: datetime,
+    history: Sequence[ActionRecord],
+) -> dict[str, str]:
+    """The actions this guard masks now, each with the reason (without the guard's name)."""
+    period = timedelta(minutes=guard.period_minutes)
+    since = now - period
+    period_text = f"the last {format_duration(guard.period_minutes)}"
+    listed = set(guard.actions)
+
+    if guard.kind == "forbid":
+        when = guard.when
+        if when is None:
+            return {}
+        value = signal_value(signals, when.signal)
+        if math.isnan(value):  # unknown: a guard errs on the side of masking
+            return dict.fromkeys(guard.actions, f"{when.signal} is unknown (NaN)")
+        if not holds(value, when.op, when.value):
+            return {}
+        reason = f"{when.signal} = {format_number(value)} {when.op} {format_number(when.value)}"
+        return dict.fromkeys(guard.actions, reason)
+
+    if guard.kind == "budget":
+        count = sum(1 for r in history if r.action in listed and r.at > since)
+        if count < guard.max_count:
+            return {}
+        reason = f"{count} of {_or(guard.actions)} in {period_text} (at most {guard.max_count})"
+        return dict.fromkeys(guard.actions, reason)
+
+    if guard.kind == "cooldown":
+        recent = [r.at for r in history if r.action in listed and r.at > since]
+        if not recent:
+            return {}
+        last = max(recent)
+        ago = format_duration(max(0.0, round((now - last).total_seconds() / 60)))
+        reason = (
+            f"last {_or(guard.actions)} {ago} ago, cooldown {format_duration(guard.period_minutes)}"
+        )
+        return dict.fromkeys(guard.actions, reason)
+
+    if guard.kind == "max_attempts":
+        attempts = sorted(
+            (
+                r
+                for r in history
+                if r.action in listed and (guard.period_minutes <= 0 or r.at > since)
+            ),
+            key=lambda r: r.at,
+        )
+        streak = 0
+        for record in reversed(attempts):
+            if record.succeeded is True:
+                break
+            streak += 1
+        if streak < guard.max_count:
+            return {}
+        window = f" in {period_text}" if guard.period_minutes > 0 else ""
+        reason = (
+            f"{streak} attempts of {_or(guard.actions)} without a success{window} "
+            f"(at most {guard.max_count})"
+        )
+        return dict.fromkeys(guard.actions, reason)
+
+    if guard.kind == "cost_budget":
+        spent = math.fsum(r.cost for r in history if r.at > since)
+        if math.isnan(spent):  # a record with an unknown cost: assume the worst
+            spent = math.inf
+        masked = {}
+        for action in guard.actions:
+            spec = policy.actions.get(action)
+            cost = spec.cost if spec is not None else 0.0
+            if spent + cost > guard.max_cost:
+                masked[action] = (
+                    f"spent {format_number(spent)} in {period_text}, {action} costs "
+                    f"{format_number(cost)}, budget {format_number(guard.max_cost)}"
+                )
+        return masked
+
+    return {}
+
+
+def _or(actions: Sequence[str]) -> str:
+    return actions[0] if len(actions) == 1 else "/".join(actions)
