@@ -154,3 +154,9 @@ def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float
             return value
         time.sleep(interval)
     return None
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2 at production strength costs ~0.3 s per user; tests create many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

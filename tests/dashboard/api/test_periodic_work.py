@@ -1,0 +1,107 @@
+"""Beat's periodic work: dispatch once per slot, idempotent checks, expiry, the sweeper."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from dashboard.models import (
+    AuditEvent,
+    Decision,
+    DecisionState,
+    ExperienceRecord,
+    HealthCheck,
+    Pipeline,
+)
+from dashboard.models import AppendOnlyError
+from dashboard.services import checks, expiry, sweeper
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_claims_each_due_slot_once(pipeline, django_capture_on_commit_callbacks):
+    now = timezone.now()
+    Pipeline.objects.filter(pk=pipeline.pk).update(next_check_at=now - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=False) as first:
+        assert checks.checks_dispatch_due(now=now) == 1
+    with django_capture_on_commit_callbacks(execute=False):
+        assert checks.checks_dispatch_due(now=now) == 0  # a second beat finds nothing due
+    assert len(first) == 1
+    assert Pipeline.objects.get(pk=pipeline.pk).next_check_at > now
+
+
+def test_it_runs_a_slot_once_even_when_the_task_is_sent_twice(pipeline, make_decision):
+    decision = make_decision()
+    slot = decision.health_check.slot
+    assert checks.health_check_run(pipeline_id=pipeline.pk, slot=slot) is None
+    assert HealthCheck.objects.filter(pipeline=pipeline, slot=slot).count() == 1
+    assert Decision.objects.filter(pipeline=pipeline).count() == 1
+
+
+def test_it_marks_checks_without_new_telemetry_as_no_data(pipeline, make_decision):
+    decision = make_decision()
+    check = checks.health_check_run(pipeline_id=pipeline.pk, slot=decision.health_check.slot + timedelta(minutes=5))
+    assert check.status == "no_data"
+    assert Decision.objects.filter(pipeline=pipeline).count() == 1
+
+
+def test_it_supersedes_an_older_pending_decision(make_decision):
+    first = make_decision()
+    second = make_decision()
+    assert Decision.objects.get(pk=first.pk).state == DecisionState.SUPERSEDED
+    assert second.state == DecisionState.PENDING_APPROVAL
+
+
+def test_it_expires_without_a_label_and_applies_on_expiry(pending, django_capture_on_commit_callbacks):
+    later = pending.expires_at + timedelta(seconds=1)
+    assert expiry.decisions_expire_due(now=pending.expires_at - timedelta(seconds=1)) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert expiry.decisions_expire_due(now=later) == 1
+    assert Decision.objects.get(pk=pending.pk).state == DecisionState.EXPIRED
+    assert not ExperienceRecord.objects.filter(decision=pending).exists()
+    follow = Decision.objects.get(follows=pending)
+    assert (follow.action, follow.layer) == ("retrain", "expiry")
+    assert follow.state == DecisionState.EXECUTING
+    assert not ExperienceRecord.objects.exists()
+
+
+def test_it_loses_cleanly_when_an_approval_beats_the_expiry(api, pending, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        api["otto"].post(f"/api/v1/decisions/{pending.pk}/approve/", {}, format="json")
+    assert expiry.decision_expire(decision_id=pending.pk) is None
+    assert Decision.objects.get(pk=pending.pk).state == DecisionState.EXECUTING
+
+
+def test_it_resends_an_approved_decision_whose_message_was_lost(api, pending, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):  # the publish after commit is lost
+        api["otto"].post(f"/api/v1/decisions/{pending.pk}/approve/", {}, format="json")
+    assert Decision.objects.get(pk=pending.pk).state == DecisionState.APPROVED
+    report = sweeper.sweep_lost_work(now=timezone.now() + timedelta(minutes=5))
+    assert report.executions == 1
+    decision = Decision.objects.get(pk=pending.pk)
+    assert decision.state == DecisionState.EXECUTING
+    assert decision.execution.attempts == 1
+    assert sweeper.sweep_lost_work(now=timezone.now() + timedelta(minutes=5)).executions == 0
+
+
+def test_it_resends_a_claimed_slot_whose_check_never_ran(pipeline):
+    # An hourly pipeline: losing its check message would otherwise cost an hour of blindness.
+    Pipeline.objects.filter(pk=pipeline.pk).update(check_interval_seconds=3600)
+    slot = checks.slot_of(timezone.now(), 3600)
+    Pipeline.objects.filter(pk=pipeline.pk).update(next_check_at=slot + timedelta(seconds=3600))
+    report = sweeper.sweep_lost_work(now=slot + timedelta(minutes=3))
+    assert report.checks == 1
+    assert HealthCheck.objects.filter(pipeline=pipeline, slot=slot).count() == 1
+
+
+def test_it_keeps_audit_events_append_only(pending):
+    event = AuditEvent.objects.first()
+    event.verb = "tampered"
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.all().update(verb="x")
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.all().delete()
