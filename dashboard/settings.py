@@ -193,6 +193,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_SECONDS = float(os.environ.get("SELFHEAL_HEARTBEAT_SECONDS", "30"))
 DISPATCH_SECONDS = float(os.environ.get("SELFHEAL_DISPATCH_SECONDS", "5"))
+EXPIRY_SECONDS = float(os.environ.get("SELFHEAL_EXPIRY_SECONDS", "30"))
+SWEEP_SECONDS = float(os.environ.get("SELFHEAL_SWEEP_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE = {
     # Proves the worker is alive and shows it on the dashboard; expires before the next one.
     "worker-heartbeat": {
@@ -208,13 +210,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     "expire-decisions": {
         "task": "dashboard.tasks.expire_decisions",
-        "schedule": timedelta(seconds=30),
-        "options": {"expires": 25},
+        "schedule": timedelta(seconds=EXPIRY_SECONDS),
+        "options": {"expires": EXPIRY_SECONDS * 0.9},
     },
     "sweep-lost-work": {
         "task": "dashboard.tasks.sweep_lost_work",
-        "schedule": timedelta(seconds=60),
-        "options": {"expires": 50},
+        "schedule": timedelta(seconds=SWEEP_SECONDS),
+        "options": {"expires": SWEEP_SECONDS * 0.9},
     },
 }
 

@@ -140,8 +140,14 @@ class CeleryProcesses:
 
 @pytest.fixture
 def celery_processes(tmp_path: Path) -> Iterator[CeleryProcesses]:
+    from dashboard.celery import app
+
     procs = CeleryProcesses(tmp_path)
+    # Tasks this test process sends (after commits) must reach the test's own workers too.
+    saved = app.conf.task_default_queue
+    app.conf.task_default_queue = procs.queue
     yield procs
+    app.conf.task_default_queue = saved
     procs.stop()
 
 
