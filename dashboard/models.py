@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from selfheal.policy.model import AutonomyLevel as EngineAutonomy
 
 
 class AppendOnlyError(RuntimeError):
@@ -152,6 +154,11 @@ class Pipeline(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def autonomy(self) -> EngineAutonomy:
+        """The autonomy level as the engine's type."""
+        return cast(EngineAutonomy, self.autonomy_level)
+
 
 class TelemetryWindow(models.Model):
     """One window of a pipeline's telemetry, kept only as a compact profile and metrics."""
@@ -284,7 +291,9 @@ class Review(models.Model):
     """An operator's verdict on a decision."""
 
     decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="reviews")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
     comment = models.TextField(blank=True)
     chosen_action = models.CharField(max_length=64)
@@ -293,7 +302,9 @@ class Review(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["decision", "reviewer"], name="review_once_per_reviewer")
+            models.UniqueConstraint(
+                fields=["decision", "reviewer"], name="review_once_per_reviewer"
+            )
         ]
 
     def __str__(self) -> str:

@@ -5,11 +5,45 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from dashboard.views import decisions, health, home
+from dashboard.views import (
+    assets,
+    decisions,
+    fleet,
+    health,
+    pipelines,
+    policies,
+    queue,
+    records,
+    verdicts,
+)
+
+handler403 = "dashboard.views.errors.forbidden"
+handler404 = "dashboard.views.errors.not_found"
+handler500 = "dashboard.views.errors.server_error"
 
 urlpatterns = [
-    path("", home.home, name="home"),
+    path("", fleet.overview, name="home"),
+    path("queue/", queue.queue, name="queue"),
+    path("queue/group/", queue.group, name="queue-group"),
+    path("queue/bulk/", verdicts.bulk, name="queue-bulk"),
     path("decisions/<int:pk>/", decisions.decision_detail, name="decision-detail"),
+    path("decisions/<int:pk>/approve/", verdicts.approve, name="decision-approve"),
+    path("decisions/<int:pk>/reject/", verdicts.reject, name="decision-reject"),
+    path("decisions/<int:pk>/override/", verdicts.override, name="decision-override"),
+    path("pipelines/<slug:name>/", pipelines.pipeline_detail, name="pipeline-detail"),
+    path("policies/", policies.policy_list, name="policies"),
+    path("policies/<slug:name>/edit/", policies.policy_edit, name="policy-edit"),
+    path(
+        "policies/<slug:name>/v<int:number>/", policies.policy_version_detail, name="policy-version"
+    ),
+    path(
+        "policies/<slug:name>/v<int:number>/activate/",
+        policies.policy_activate,
+        name="policy-activate",
+    ),
+    path("experiences/", records.experiences, name="experiences"),
+    path("audit/", records.audit, name="audit"),
+    path("assets/plotly.min.js", assets.plotly_js, name="plotly-js"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -49,7 +49,9 @@ def test_it_starts_app_services_only_after_healthy_dependencies_and_migrations()
         assert deps["postgres"]["condition"] == "service_healthy", name
         assert deps["redis"]["condition"] == "service_healthy", name
         assert deps["migrate"]["condition"] == "service_completed_successfully", name
-    assert COMPOSE["services"]["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert (
+        COMPOSE["services"]["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    )
 
 
 def test_it_points_the_app_at_postgres_and_redis_in_production_mode():
@@ -66,11 +68,15 @@ def test_it_builds_an_image_that_runs_as_a_non_root_user():
     assert dockerfile.startswith("#") and "FROM python:3.11" in dockerfile
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not installed")
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose is not installed"
+)
 def test_it_is_valid_for_docker_compose():
     result = subprocess.run(
         ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
         env={"SECRET_KEY": "x" * 50, "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr

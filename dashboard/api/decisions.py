@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dashboard.api import serializers as s
+from dashboard.api.acting import acting_user
 from dashboard.api.filters import DecisionFilter
 from dashboard.models import Decision
 from dashboard.roles import OPERATOR
@@ -24,7 +25,12 @@ def request_id(request: Request) -> str:
 class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
     serializer_class = s.DecisionSerializer
     filterset_class = DecisionFilter
-    action_roles = {"approve": OPERATOR, "reject": OPERATOR, "override": OPERATOR, "outcome": OPERATOR}
+    action_roles = {
+        "approve": OPERATOR,
+        "reject": OPERATOR,
+        "override": OPERATOR,
+        "outcome": OPERATOR,
+    }
     queryset = (
         Decision.objects.select_related("pipeline", "requested_by", "policy_version", "execution")
         .prefetch_related("reviews__reviewer")
@@ -39,7 +45,9 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
     def approve(self, request: Request, pk: Any = None) -> Response:
         data = self._valid(s.ApproveSerializer, request)
         decision = reviews.decision_approve(
-            decision_id=self._id(pk), user=request.user, comment=data["comment"],  # type: ignore[arg-type]
+            decision_id=self._id(pk),
+            user=acting_user(request),
+            comment=data["comment"],
             request_id=request_id(request),
         )
         return self._answer(decision)
@@ -49,7 +57,9 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
     def reject(self, request: Request, pk: Any = None) -> Response:
         data = self._valid(s.RejectSerializer, request)
         decision = reviews.decision_reject(
-            decision_id=self._id(pk), user=request.user, comment=data["comment"],  # type: ignore[arg-type]
+            decision_id=self._id(pk),
+            user=acting_user(request),
+            comment=data["comment"],
             request_id=request_id(request),
         )
         return self._answer(decision)
@@ -59,8 +69,11 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
     def override(self, request: Request, pk: Any = None) -> Response:
         data = self._valid(s.OverrideSerializer, request)
         decision = reviews.decision_override(
-            decision_id=self._id(pk), user=request.user, action=data["action"],  # type: ignore[arg-type]
-            comment=data["comment"], request_id=request_id(request),
+            decision_id=self._id(pk),
+            user=acting_user(request),
+            action=data["action"],
+            comment=data["comment"],
+            request_id=request_id(request),
         )
         return self._answer(decision)
 
@@ -69,9 +82,14 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
     def outcome(self, request: Request, pk: Any = None) -> Response:
         data = self._valid(s.OutcomeSerializer, request)
         decision = outcomes.decision_record_outcome(
-            decision_id=self._id(pk), source="callback", actor=request.user,  # type: ignore[arg-type]
-            success=data["success"], benefit=data["benefit"], cost=data["cost"],
-            detail=data["detail"], request_id=request_id(request),
+            decision_id=self._id(pk),
+            source="callback",
+            actor=acting_user(request),
+            success=data["success"],
+            benefit=data["benefit"],
+            cost=data["cost"],
+            detail=data["detail"],
+            request_id=request_id(request),
         )
         return self._answer(decision)
 

@@ -30,7 +30,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, TransitionConflict):
         return Response(
-            {"detail": str(exc), "current_state": exc.current_state}, status=status.HTTP_409_CONFLICT
+            {"detail": str(exc), "current_state": exc.current_state},
+            status=status.HTTP_409_CONFLICT,
         )
     if isinstance(exc, ObjectDoesNotExist):
         return Response({"detail": "not found"}, status=status.HTTP_404_NOT_FOUND)

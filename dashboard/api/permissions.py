@@ -21,7 +21,9 @@ class RolePermission(BasePermission):
             role = getattr(view, "read_role", VIEWER)
         else:
             action = getattr(view, "action", None)
-            role = getattr(view, "action_roles", {}).get(action) or getattr(view, "write_role", POLICY_ADMIN)
+            role = getattr(view, "action_roles", {}).get(action) or getattr(
+                view, "write_role", POLICY_ADMIN
+            )
         return has_role(request.user, role)
 
 

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from dashboard.api.acting import acting_user
 from dashboard.api.serializers import PipelineSerializer
 from dashboard.models import Pipeline
 from dashboard.roles import OPERATOR, POLICY_ADMIN
@@ -37,11 +38,11 @@ class PipelineViewSet(viewsets.ModelViewSet[Pipeline]):
 
     def perform_create(self, serializer: BaseSerializer[Pipeline]) -> None:
         data = dict(serializer.validated_data)
-        serializer.instance = pipelines.pipeline_create(user=self.request.user, **data)  # type: ignore[arg-type]
+        serializer.instance = pipelines.pipeline_create(user=acting_user(self.request), **data)
 
     def perform_update(self, serializer: BaseSerializer[Pipeline]) -> None:
         serializer.instance = pipelines.pipeline_update(
-            user=self.request.user,  # type: ignore[arg-type]
+            user=acting_user(self.request),
             pipeline=self.get_object(),
             **dict(serializer.validated_data),
         )
@@ -52,7 +53,9 @@ class PipelineViewSet(viewsets.ModelViewSet[Pipeline]):
         """Replace the reference data: {"features": {col: [...]}, "predictions", "labels" or
         "quality", "latencies", "trained_at", "categorical"}."""
         pipeline = telemetry.pipeline_set_reference(
-            pipeline=self.get_object(), payload=_payload(request), actor=request.user  # type: ignore[arg-type]
+            pipeline=self.get_object(),
+            payload=_payload(request),
+            actor=acting_user(request),
         )
         return Response(PipelineSerializer(pipeline).data)
 
@@ -62,13 +65,18 @@ class PipelineViewSet(viewsets.ModelViewSet[Pipeline]):
         """Push one window: {"features", "predictions", "labels" or "quality", "latencies",
         "requests", "errors", "infra_failures", "utilisation"}."""
         window = telemetry.telemetry_ingest(
-            pipeline=self.get_object(), payload=_payload(request), actor=request.user  # type: ignore[arg-type]
+            pipeline=self.get_object(),
+            payload=_payload(request),
+            actor=acting_user(request),
         )
-        return Response({"id": window.pk, "rows": window.n_rows, "received_at": window.received_at}, status=status.HTTP_201_CREATED)
+        return Response(
+            {"id": window.pk, "rows": window.n_rows, "received_at": window.received_at},
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def check(self, request: Request, name: str | None = None) -> Response:
         """Run a health check now (asynchronously); the decision follows as usual."""
-        slot = checks.health_check_request(pipeline=self.get_object(), user=request.user)  # type: ignore[arg-type]
+        slot = checks.health_check_request(pipeline=self.get_object(), user=acting_user(request))
         return Response({"queued": True, "slot": slot}, status=status.HTTP_202_ACCEPTED)

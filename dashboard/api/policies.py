@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from dashboard.api import serializers as s
+from dashboard.api.acting import acting_user
 from dashboard.models import PolicyVersion
 from dashboard.roles import POLICY_ADMIN
 from dashboard.services import policies
@@ -27,7 +28,9 @@ def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
 
 class PolicyViewSet(viewsets.ReadOnlyModelViewSet[PolicyVersion]):
     serializer_class = s.PolicyVersionSerializer
-    queryset = PolicyVersion.objects.select_related("author", "activated_by").order_by("name", "-number")
+    queryset = PolicyVersion.objects.select_related("author", "activated_by").order_by(
+        "name", "-number"
+    )
     filterset_fields = ["name", "is_active"]
     write_role = POLICY_ADMIN
 
@@ -35,7 +38,10 @@ class PolicyViewSet(viewsets.ReadOnlyModelViewSet[PolicyVersion]):
     def create(self, request: Request) -> Response:
         data = _valid(s.PolicyCreateSerializer, request)
         version = policies.policy_version_create(
-            name=data["name"], text=data["text"], author=request.user, comment=data["comment"]  # type: ignore[arg-type]
+            name=data["name"],
+            text=data["text"],
+            author=acting_user(request),
+            comment=data["comment"],
         )
         return Response(s.PolicyVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
@@ -44,8 +50,14 @@ class PolicyViewSet(viewsets.ReadOnlyModelViewSet[PolicyVersion]):
     def validate(self, request: Request) -> Response:
         data = _valid(s.PolicyTextSerializer, request)
         policy = policies.policy_validate(text=data["text"])
-        return Response({"valid": True, "digest": policy.digest, "actions": list(policy.action_names),
-                         "rules": [r.name for r in policy.rules]})
+        return Response(
+            {
+                "valid": True,
+                "digest": policy.digest,
+                "actions": list(policy.action_names),
+                "rules": [r.name for r in policy.rules],
+            }
+        )
 
     @extend_schema(request=s.ReplaySerializer, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"])
@@ -57,5 +69,7 @@ class PolicyViewSet(viewsets.ReadOnlyModelViewSet[PolicyVersion]):
     @extend_schema(request=None, responses=s.PolicyVersionSerializer)
     @action(detail=True, methods=["post"])
     def activate(self, request: Request, pk: Any = None) -> Response:
-        version = policies.policy_version_activate(version=self.get_object(), actor=request.user)  # type: ignore[arg-type]
+        version = policies.policy_version_activate(
+            version=self.get_object(), actor=acting_user(request)
+        )
         return Response(s.PolicyVersionSerializer(version).data)

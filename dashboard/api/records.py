@@ -18,7 +18,9 @@ class HealthCheckViewSet(viewsets.ReadOnlyModelViewSet[HealthCheck]):
 class ExperienceViewSet(viewsets.ReadOnlyModelViewSet[ExperienceRecord]):
     serializer_class = s.ExperienceSerializer
     filterset_class = ExperienceFilter
-    queryset = ExperienceRecord.objects.select_related("pipeline", "actor").order_by("-created_at", "-id")
+    queryset = ExperienceRecord.objects.select_related("pipeline", "actor").order_by(
+        "-created_at", "-id"
+    )
 
 
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet[AuditEvent]):

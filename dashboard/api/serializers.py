@@ -32,8 +32,17 @@ class PolicyVersionSerializer(serializers.ModelSerializer[PolicyVersion]):
     class Meta:
         model = PolicyVersion
         fields = [
-            "id", "name", "number", "digest", "author", "comment", "created_at",
-            "is_active", "activated_at", "activated_by", "text",
+            "id",
+            "name",
+            "number",
+            "digest",
+            "author",
+            "comment",
+            "created_at",
+            "is_active",
+            "activated_at",
+            "activated_by",
+            "text",
         ]
         read_only_fields = fields
 
@@ -59,14 +68,35 @@ class PipelineSerializer(serializers.ModelSerializer[Pipeline]):
     class Meta:
         model = Pipeline
         fields = [
-            "id", "name", "description", "owner", "policy_name", "check_interval_seconds",
-            "autonomy_level", "autonomy_reason", "executor", "executor_config",
-            "notify_webhook_url", "notify_emails", "model_trained_at", "is_active",
-            "next_check_at", "last_check_at", "created_at", "has_reference", "reference_updated_at",
+            "id",
+            "name",
+            "description",
+            "owner",
+            "policy_name",
+            "check_interval_seconds",
+            "autonomy_level",
+            "autonomy_reason",
+            "executor",
+            "executor_config",
+            "notify_webhook_url",
+            "notify_emails",
+            "model_trained_at",
+            "is_active",
+            "next_check_at",
+            "last_check_at",
+            "created_at",
+            "has_reference",
+            "reference_updated_at",
         ]
         read_only_fields = [
-            "id", "owner", "autonomy_reason", "next_check_at", "last_check_at", "created_at",
-            "has_reference", "reference_updated_at",
+            "id",
+            "owner",
+            "autonomy_reason",
+            "next_check_at",
+            "last_check_at",
+            "created_at",
+            "has_reference",
+            "reference_updated_at",
         ]
         extra_kwargs = {"executor_config": {"write_only": True}}
 
@@ -105,8 +135,18 @@ class ReviewSerializer(serializers.ModelSerializer[Review]):
 class ExecutionSerializer(serializers.ModelSerializer[Execution]):
     class Meta:
         model = Execution
-        fields = ["id", "action", "executor", "state", "attempts", "queued_at", "started_at",
-                  "finished_at", "result", "error"]
+        fields = [
+            "id",
+            "action",
+            "executor",
+            "state",
+            "attempts",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "result",
+            "error",
+        ]
         read_only_fields = fields
 
 
@@ -120,11 +160,34 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
     class Meta:
         model = Decision
         fields = [
-            "id", "pipeline", "health_check", "state", "action", "proposed_action", "layer",
-            "confidence", "propensity", "cost", "needs_approval", "approval_reasons",
-            "approvals_required", "engine", "explanation", "signals", "autonomy_level",
-            "policy_version", "policy_digest", "requested_by", "created_at", "expires_at",
-            "decided_at", "finished_at", "outcome", "follows", "reviews", "execution",
+            "id",
+            "pipeline",
+            "health_check",
+            "state",
+            "action",
+            "proposed_action",
+            "layer",
+            "confidence",
+            "propensity",
+            "cost",
+            "needs_approval",
+            "approval_reasons",
+            "approvals_required",
+            "engine",
+            "explanation",
+            "signals",
+            "autonomy_level",
+            "policy_version",
+            "policy_digest",
+            "requested_by",
+            "created_at",
+            "expires_at",
+            "decided_at",
+            "finished_at",
+            "outcome",
+            "follows",
+            "reviews",
+            "execution",
         ]
         read_only_fields = fields
 
@@ -172,9 +235,22 @@ class ExperienceSerializer(serializers.ModelSerializer[ExperienceRecord]):
     class Meta:
         model = ExperienceRecord
         fields = [
-            "id", "pipeline", "decision", "kind", "action", "signals", "reward", "benefit",
-            "cost", "propensity", "evaluable", "approved", "policy_digest", "actor",
-            "actor_label", "created_at",
+            "id",
+            "pipeline",
+            "decision",
+            "kind",
+            "action",
+            "signals",
+            "reward",
+            "benefit",
+            "cost",
+            "propensity",
+            "evaluable",
+            "approved",
+            "policy_digest",
+            "actor",
+            "actor_label",
+            "created_at",
         ]
         read_only_fields = fields
 
@@ -182,6 +258,16 @@ class ExperienceSerializer(serializers.ModelSerializer[ExperienceRecord]):
 class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
     class Meta:
         model = AuditEvent
-        fields = ["id", "at", "actor_label", "verb", "object_type", "object_id", "before",
-                  "after", "request_id", "task_id"]
+        fields = [
+            "id",
+            "at",
+            "actor_label",
+            "verb",
+            "object_type",
+            "object_id",
+            "before",
+            "after",
+            "request_id",
+            "task_id",
+        ]
         read_only_fields = fields

@@ -58,7 +58,9 @@ def get_executor(name: str) -> Executor:
     path = BUILTIN.get(name, name)
     module_name, _, attr = path.rpartition(".")
     if not module_name:
-        raise ExecutorError(f"unknown executor {name!r}; use one of {', '.join(BUILTIN)} or a dotted path")
+        raise ExecutorError(
+            f"unknown executor {name!r}; use one of {', '.join(BUILTIN)} or a dotted path"
+        )
     try:
         cls = getattr(import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:

@@ -36,7 +36,9 @@ class WebhookExecutor:
         url = request.config.get("url")
         secret = request.config.get("secret")
         if not url or not secret:
-            raise ExecutorError("webhook executor needs executor_config.url and executor_config.secret")
+            raise ExecutorError(
+                "webhook executor needs executor_config.url and executor_config.secret"
+            )
         payload = {
             "idempotency_key": request.idempotency_key,
             "decision_id": request.decision_id,

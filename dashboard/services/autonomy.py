@@ -26,9 +26,7 @@ def autonomy_revisit(*, pipeline_id: int, actor: Actor = "system:autonomy") -> P
         since = pipeline.autonomy_changed_at
         reviews = Review.objects.filter(decision__pipeline=pipeline, created_at__gte=since)
         decisions = reviews.values("decision").distinct().count()
-        agreements = (
-            reviews.filter(verdict=Verdict.APPROVE).values("decision").distinct().count()
-        )
+        agreements = reviews.filter(verdict=Verdict.APPROVE).values("decision").distinct().count()
         failures = (
             Decision.objects.filter(
                 pipeline=pipeline, state=DecisionState.FAILED, finished_at__gte=since
@@ -37,7 +35,7 @@ def autonomy_revisit(*, pipeline_id: int, actor: Actor = "system:autonomy") -> P
             .count()
         )
         level, reason = next_autonomy_level(
-            pipeline.autonomy_level,  # type: ignore[arg-type]
+            pipeline.autonomy,
             agreements=min(agreements, decisions),
             decisions=decisions,
             failures=failures,

@@ -11,6 +11,7 @@ for execution after commit, others wait for an operator (and older pending ones 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,8 +30,8 @@ from dashboard.models import (
     TelemetryWindow,
 )
 from dashboard.services.audit import Actor, actor_user, audit_record
-from dashboard.services.errors import TransitionConflict
 from dashboard.services.engine import active_version, controller_for, policy_of
+from dashboard.services.errors import TransitionConflict
 from dashboard.services.lifecycle import decision_create, decision_transition
 from selfheal.outcome import health_loss
 from selfheal.policy.model import ActionRecord
@@ -89,7 +90,9 @@ def _window_of(row: TelemetryWindow) -> Window:
     )
 
 
-def _signals(pipeline: Pipeline, window: TelemetryWindow | None, now: datetime) -> tuple[dict[str, float], dict[str, Any]]:
+def _signals(
+    pipeline: Pipeline, window: TelemetryWindow | None, now: datetime
+) -> tuple[dict[str, float], dict[str, Any]]:
     if window is None or pipeline.reference_profile is None:
         return {}, {}
     reference = WindowProfile.from_dict(pipeline.reference_profile)
@@ -117,7 +120,11 @@ def _history(pipeline: Pipeline, now: datetime) -> list[ActionRecord]:
             action=action,
             at=at,
             cost=cost,
-            succeeded=True if state == DecisionState.SUCCEEDED else False if state == DecisionState.FAILED else None,
+            succeeded=True
+            if state == DecisionState.SUCCEEDED
+            else False
+            if state == DecisionState.FAILED
+            else None,
         )
         for action, at, cost, state in rows
     ]
@@ -170,8 +177,13 @@ def health_check_run(
     try:
         with transaction.atomic():
             check = HealthCheck.objects.create(
-                pipeline=pipeline, slot=slot, status=status, signals=signals, details=details,
-                window=window, task_id=task_id,
+                pipeline=pipeline,
+                slot=slot,
+                status=status,
+                signals=signals,
+                details=details,
+                window=window,
+                task_id=task_id,
             )
             Pipeline.objects.filter(pk=pipeline.pk).update(last_check_at=now)
             audit_record(
@@ -186,7 +198,9 @@ def health_check_run(
     if signals:
         _close_outcomes(pipeline, signals, task_id)
         if version is not None:
-            decision_propose(check=check, version=version, requested_by=requested_by, task_id=task_id)
+            decision_propose(
+                check=check, version=version, requested_by=requested_by, task_id=task_id
+            )
     return check
 
 
@@ -194,8 +208,8 @@ def decision_propose(
     *, check: HealthCheck, version: Any, requested_by: Actor = None, task_id: str = ""
 ) -> Decision:
     """Ask the engine for a decision on `check` and store it in the lifecycle."""
-    from dashboard.tasks import notify_review_needed
     from dashboard.services.execution import execution_enqueue
+    from dashboard.tasks import notify_review_needed
 
     pipeline = check.pipeline
     policy = policy_of(version)
@@ -212,13 +226,15 @@ def decision_propose(
         now=now,
         history=_history(pipeline, now),
         recent_signals=recent,
-        autonomy=pipeline.autonomy_level,  # type: ignore[arg-type]
+        autonomy=pipeline.autonomy,
         rng=np.random.default_rng(),
     )
     payload = engine.to_dict()
     payload["catalogue"] = list(policy.action_names)
     estimate = engine.estimates.get(engine.action)
-    cost = float(estimate.cost) if estimate is not None else float(policy.actions[engine.action].cost)
+    cost = (
+        float(estimate.cost) if estimate is not None else float(policy.actions[engine.action].cost)
+    )
     needs_approval = engine.needs_approval
     with transaction.atomic():
         decision = decision_create(
@@ -246,19 +262,23 @@ def decision_propose(
         for older in Decision.objects.filter(
             pipeline=pipeline, state=DecisionState.PENDING_APPROVAL
         ).exclude(pk=decision.pk):
-            try:
+            # An operator may have acted on it in the meantime; their verdict stands.
+            with contextlib.suppress(TransitionConflict):
                 decision_transition(
-                    decision_id=older.pk, to=DecisionState.SUPERSEDED, actor="system:health-check",
-                    audit_after={"by": decision.pk}, task_id=task_id,
+                    decision_id=older.pk,
+                    to=DecisionState.SUPERSEDED,
+                    actor="system:health-check",
+                    audit_after={"by": decision.pk},
+                    task_id=task_id,
                 )
-            except TransitionConflict:
-                pass  # an operator acted on it in the meantime; their verdict stands
         if needs_approval:
             decision = decision_transition(
                 decision_id=decision.pk,
                 to=DecisionState.PENDING_APPROVAL,
                 actor="system:health-check",
-                updates={"expires_at": now + timedelta(minutes=policy.approval.expires_after_minutes)},
+                updates={
+                    "expires_at": now + timedelta(minutes=policy.approval.expires_after_minutes)
+                },
                 audit_after={"reasons": list(engine.approval_reasons)},
                 task_id=task_id,
             )
@@ -285,4 +305,3 @@ def health_check_request(*, pipeline: Pipeline, user: Actor) -> datetime:
     user_id = getattr(actor_user(user), "pk", None)
     transaction.on_commit(lambda: run_health_check.delay(pipeline.pk, slot.isoformat(), user_id))
     return slot
-

@@ -17,7 +17,12 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.executors import ExecutionRequest, ExecutorError, TransientExecutorError, get_executor
+from dashboard.executors import (
+    ExecutionRequest,
+    ExecutorError,
+    TransientExecutorError,
+    get_executor,
+)
 from dashboard.models import Decision, DecisionState, Execution, ExecutionState
 from dashboard.services.audit import audit_record
 from dashboard.services.lifecycle import decision_transition
@@ -47,12 +52,18 @@ def _claim(decision_id: int, task_id: str) -> Execution | None:
             return None
         if decision.state == DecisionState.APPROVED:
             decision_transition(
-                decision_id=decision_id, to=DecisionState.EXECUTING, actor="system:worker", task_id=task_id
+                decision_id=decision_id,
+                to=DecisionState.EXECUTING,
+                actor="system:worker",
+                task_id=task_id,
             )
         elif decision.state != DecisionState.EXECUTING:
             return None
         execution = Execution.objects.filter(decision_id=decision_id).first()
-        if execution is None or execution.state in (ExecutionState.SUCCEEDED, ExecutionState.FAILED):
+        if execution is None or execution.state in (
+            ExecutionState.SUCCEEDED,
+            ExecutionState.FAILED,
+        ):
             return None
         Execution.objects.filter(pk=execution.pk).update(
             state=ExecutionState.RUNNING, attempts=execution.attempts + 1, started_at=timezone.now()
@@ -85,14 +96,21 @@ def execution_run(*, decision_id: int, task_id: str = "") -> str:
         if execution.attempts < MAX_ATTEMPTS:
             Execution.objects.filter(pk=execution.pk).update(error=str(exc))
             raise
-        return execution_fail(execution=execution, error=f"gave up after {execution.attempts} attempts: {exc}", task_id=task_id)
+        return execution_fail(
+            execution=execution,
+            error=f"gave up after {execution.attempts} attempts: {exc}",
+            task_id=task_id,
+        )
     except ExecutorError as exc:
         return execution_fail(execution=execution, error=str(exc), task_id=task_id)
     if not result.accepted:
         return execution_fail(execution=execution, error="executor refused", task_id=task_id)
     with transaction.atomic():
         changed = Execution.objects.filter(pk=execution.pk, state=ExecutionState.RUNNING).update(
-            state=ExecutionState.SUCCEEDED, finished_at=timezone.now(), result=result.detail, error=""
+            state=ExecutionState.SUCCEEDED,
+            finished_at=timezone.now(),
+            result=result.detail,
+            error="",
         )
         if changed:
             audit_record(
@@ -106,7 +124,9 @@ def execution_run(*, decision_id: int, task_id: str = "") -> str:
     if changed and result.outcome is not None:
         from dashboard.services.outcomes import decision_record_outcome
 
-        decision_record_outcome(decision_id=decision_id, source="executor", actor="system:worker", **result.outcome)
+        decision_record_outcome(
+            decision_id=decision_id, source="executor", actor="system:worker", **result.outcome
+        )
     return "executed" if changed else "already recorded"
 
 

@@ -34,7 +34,9 @@ def _follow_up_action(decision: Decision) -> str | None:
     return str(action)
 
 
-def decision_expire(*, decision_id: int, now: datetime | None = None, task_id: str = "") -> Decision | None:
+def decision_expire(
+    *, decision_id: int, now: datetime | None = None, task_id: str = ""
+) -> Decision | None:
     """Expire one pending decision if its time is up; apply on_expiry. None if it lost a race."""
     from dashboard.services.execution import execution_enqueue
 

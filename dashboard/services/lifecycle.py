@@ -73,7 +73,9 @@ def decision_transition(
         if current in sources:
             changed = Decision.objects.filter(pk=decision_id, state=current).update(**fields)
         if changed != 1:
-            now_state = Decision.objects.filter(pk=decision_id).values_list("state", flat=True).get()
+            now_state = (
+                Decision.objects.filter(pk=decision_id).values_list("state", flat=True).get()
+            )
             raise TransitionConflict(
                 f"decision #{decision_id} is {now_state.replace('_', ' ')}; it can no longer be "
                 f"moved to {to.replace('_', ' ')}",

@@ -3,7 +3,7 @@
 An outcome arrives by executor callback (`POST /api/v1/decisions/{id}/outcome/`) or is measured
 at the pipeline's next health check from the signals before and after (`selfheal.outcome`). The
 decision moves executing -> succeeded | failed, and one experience is stored: an `outcome` whose
-reward is benefit − cost, or an `override_outcome` (not off-policy evaluable) when an operator
+reward is benefit - cost, or an `override_outcome` (not off-policy evaluable) when an operator
 picked the action.
 """
 
@@ -51,9 +51,17 @@ def decision_record_outcome(
 
     decision = Decision.objects.select_related("policy_version", "pipeline").get(pk=decision_id)
     policy = policy_of(decision.policy_version) if decision.policy_version else None
-    if policy is not None and (benefit is None or cost is None) and decision.action in policy.actions:
-        after = after_signals if after_signals is not None else ({} if success else decision.signals)
-        measured = outcome_from_signals(policy, action=decision.action, before=decision.signals, after=after)
+    if (
+        policy is not None
+        and (benefit is None or cost is None)
+        and decision.action in policy.actions
+    ):
+        after = (
+            after_signals if after_signals is not None else ({} if success else decision.signals)
+        )
+        measured = outcome_from_signals(
+            policy, action=decision.action, before=decision.signals, after=after
+        )
         benefit = measured.benefit if benefit is None else benefit
         cost = measured.cost if cost is None else cost
     benefit = float(benefit or 0.0)

@@ -14,8 +14,16 @@ from dashboard.services.audit import audit_record
 from dashboard.services.errors import InvalidInput, NotAllowed
 
 EDITABLE = (
-    "description", "policy_name", "check_interval_seconds", "autonomy_level", "executor",
-    "executor_config", "notify_webhook_url", "notify_emails", "model_trained_at", "is_active",
+    "description",
+    "policy_name",
+    "check_interval_seconds",
+    "autonomy_level",
+    "executor",
+    "executor_config",
+    "notify_webhook_url",
+    "notify_emails",
+    "model_trained_at",
+    "is_active",
 )
 
 
@@ -31,10 +39,17 @@ def pipeline_create(*, user: User, name: str, **fields: Any) -> Pipeline:
         raise InvalidInput({"name": f"a pipeline named {name!r} already exists"})
     _check_executor(fields.get("executor", "noop"))
     with transaction.atomic():
-        pipeline = Pipeline.objects.create(name=name, owner=user, **{k: v for k, v in fields.items() if k in EDITABLE})
+        pipeline = Pipeline.objects.create(
+            name=name, owner=user, **{k: v for k, v in fields.items() if k in EDITABLE}
+        )
         audit_record(
-            actor=user, verb="pipeline.created", obj=pipeline,
-            after={"name": name, **{k: v for k, v in fields.items() if k in EDITABLE and k != "executor_config"}},
+            actor=user,
+            verb="pipeline.created",
+            obj=pipeline,
+            after={
+                "name": name,
+                **{k: v for k, v in fields.items() if k in EDITABLE and k != "executor_config"},
+            },
         )
     return pipeline
 
@@ -47,15 +62,26 @@ def pipeline_update(*, user: User, pipeline: Pipeline, **fields: Any) -> Pipelin
         _check_executor(changes["executor"])
     if not changes:
         return pipeline
+
     def shown(key: str, value: Any) -> Any:
-        return "***" if key == "executor_config" else value if not hasattr(value, "isoformat") else value.isoformat()
+        return (
+            "***"
+            if key == "executor_config"
+            else value
+            if not hasattr(value, "isoformat")
+            else value.isoformat()
+        )
+
     with transaction.atomic():
         before = {k: shown(k, getattr(pipeline, k)) for k in changes}
         for key, value in changes.items():
             setattr(pipeline, key, value)
         pipeline.save(update_fields=list(changes))
         audit_record(
-            actor=user, verb="pipeline.updated", obj=pipeline, before=before,
+            actor=user,
+            verb="pipeline.updated",
+            obj=pipeline,
+            before=before,
             after={k: shown(k, v) for k, v in changes.items()},
         )
     return pipeline

@@ -34,7 +34,9 @@ def policy_validate(*, text: str, name: str = "default") -> Policy:
     return load_policy(text, name=name)
 
 
-def policy_version_create(*, name: str, text: str, author: Actor, comment: str = "") -> PolicyVersion:
+def policy_version_create(
+    *, name: str, text: str, author: Actor, comment: str = ""
+) -> PolicyVersion:
     """Validate `text` and store it as the next version of `name` (inactive).
 
     Raises PolicyError when the engine rejects the document: nothing is stored but the audit
@@ -53,7 +55,11 @@ def policy_version_create(*, name: str, text: str, author: Actor, comment: str =
         )
         raise
     with transaction.atomic():
-        latest = PolicyVersion.objects.select_for_update().filter(name=name).aggregate(n=Max("number"))["n"]
+        latest = (
+            PolicyVersion.objects.select_for_update()
+            .filter(name=name)
+            .aggregate(n=Max("number"))["n"]
+        )
         version = PolicyVersion.objects.create(
             name=name,
             number=(latest or 0) + 1,
@@ -119,7 +125,9 @@ def policies_load_shipped(*, directory: Path, actor: Actor = "system:setup") -> 
         digest = load_policy(text, name=name).digest
         existing = PolicyVersion.objects.filter(name=name, digest=digest).first()
         if existing is None:
-            existing = policy_version_create(name=name, text=text, author=actor, comment=f"shipped {path.name}")
+            existing = policy_version_create(
+                name=name, text=text, author=actor, comment=f"shipped {path.name}"
+            )
             lines.append(f"{name}: stored as v{existing.number}")
         else:
             lines.append(f"{name}: v{existing.number} already stored")

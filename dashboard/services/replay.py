@@ -84,7 +84,10 @@ def policy_replay(*, policy: Policy, last: int = 200, seed: int = 0) -> ReplayRe
     rows = []
     for check in checks:
         engine = controller.decide(
-            check.signals, now=check.created_at, autonomy=check.pipeline.autonomy_level, rng=rng  # type: ignore[arg-type]
+            check.signals,
+            now=check.created_at,
+            autonomy=check.pipeline.autonomy,
+            rng=rng,
         )
         previous: Decision | None = then.get(check.pk)
         rows.append(

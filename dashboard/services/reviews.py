@@ -13,7 +13,14 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from dashboard.models import Decision, DecisionState, ExperienceKind, ExperienceRecord, Review, Verdict
+from dashboard.models import (
+    Decision,
+    DecisionState,
+    ExperienceKind,
+    ExperienceRecord,
+    Review,
+    Verdict,
+)
 from dashboard.roles import OPERATOR, has_role
 from dashboard.services.audit import audit_record
 from dashboard.services.errors import InvalidInput, NotAllowed, TransitionConflict
@@ -34,8 +41,10 @@ def _check_reviewer(decision: Decision, user: User) -> None:
 def _pending(decision_id: int) -> Decision:
     # Lock the row so that concurrent reviewers of a four-eyes decision count each other's
     # approvals (PostgreSQL); SQLite's IMMEDIATE transactions already serialise writers.
-    decision = Decision.objects.select_for_update(of=("self",)).select_related("pipeline").get(
-        pk=decision_id
+    decision = (
+        Decision.objects.select_for_update(of=("self",))
+        .select_related("pipeline")
+        .get(pk=decision_id)
     )
     if decision.state != DecisionState.PENDING_APPROVAL:
         raise TransitionConflict(
@@ -97,7 +106,9 @@ def decision_approve(
     return decision
 
 
-def decision_reject(*, decision_id: int, user: User, comment: str, request_id: str = "") -> Decision:
+def decision_reject(
+    *, decision_id: int, user: User, comment: str, request_id: str = ""
+) -> Decision:
     """Reject with a required comment. Learned as an acceptability label, never as a reward."""
     comment = _clean_comment(comment, required=True)
     with transaction.atomic():
@@ -147,14 +158,22 @@ def decision_override(
         _check_reviewer(decision, user)
         catalogue = decision.engine.get("catalogue") or list(decision.engine.get("estimates", {}))
         if action not in catalogue:
-            raise InvalidInput({"action": f"unknown action {action!r}; choose one of {', '.join(catalogue)}"})
+            raise InvalidInput(
+                {"action": f"unknown action {action!r}; choose one of {', '.join(catalogue)}"}
+            )
         masked = decision.engine.get("masked", {})
         if action in masked:
             raise InvalidInput({"action": f"{action} is blocked by a guard: {masked[action]}"})
         if action == decision.action:
-            raise InvalidInput({"action": f"{action} is what the engine proposed; approve it instead"})
+            raise InvalidInput(
+                {"action": f"{action} is what the engine proposed; approve it instead"}
+            )
         Review.objects.create(
-            decision=decision, reviewer=user, verdict=Verdict.OVERRIDE, comment=comment, chosen_action=action
+            decision=decision,
+            reviewer=user,
+            verdict=Verdict.OVERRIDE,
+            comment=comment,
+            chosen_action=action,
         )
         decision = decision_transition(
             decision_id=decision.pk,

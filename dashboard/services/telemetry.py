@@ -28,6 +28,8 @@ from selfheal.signals.profile import WindowProfile, columns_to_arrays, numeric_a
 MAX_ROWS = 100_000
 MAX_FEATURES = 500
 SAMPLE_ROWS = 2_000
+KEEP_WINDOWS = 20
+"""Telemetry windows kept per pipeline; older ones are deleted as new ones arrive."""
 METRIC_COUNTS = ("requests", "errors", "infra_failures")
 
 
@@ -43,7 +45,9 @@ def _columns(payload: Mapping[str, Any], *, key: str = "features") -> dict[str, 
         if len(values) > MAX_ROWS:
             raise InvalidInput({f"{key}.{name}": f"at most {MAX_ROWS} rows, got {len(values)}"})
         if any(isinstance(v, (list, dict)) or v is None for v in values):
-            raise InvalidInput({f"{key}.{name}": "values must be numbers or strings (no nulls or nesting)"})
+            raise InvalidInput(
+                {f"{key}.{name}": "values must be numbers or strings (no nulls or nesting)"}
+            )
     return dict(features)
 
 
@@ -51,7 +55,9 @@ def _optional_list(payload: Mapping[str, Any], key: str, n_rows: int | None) -> 
     values = payload.get(key)
     if values is None:
         return None
-    if not isinstance(values, list) or any(isinstance(v, (list, dict)) or v is None for v in values):
+    if not isinstance(values, list) or any(
+        isinstance(v, (list, dict)) or v is None for v in values
+    ):
         raise InvalidInput({key: "must be a list of numbers or strings"})
     if n_rows is not None and len(values) != n_rows:
         raise InvalidInput({key: f"has {len(values)} values but the features have {n_rows} rows"})
@@ -88,7 +94,9 @@ def _categorical(payload: Mapping[str, Any], columns: Mapping[str, Any]) -> list
     return names
 
 
-def _quality(payload: Mapping[str, Any], predictions: list[Any] | None, n_rows: int) -> float | None:
+def _quality(
+    payload: Mapping[str, Any], predictions: list[Any] | None, n_rows: int
+) -> float | None:
     quality = _number(payload, "quality", minimum=-math.inf)
     labels = _optional_list(payload, "labels", n_rows)
     if quality is None and labels is not None:
@@ -101,7 +109,9 @@ def _quality(payload: Mapping[str, Any], predictions: list[Any] | None, n_rows: 
     return quality
 
 
-def pipeline_set_reference(*, pipeline: Pipeline, payload: Mapping[str, Any], actor: Actor) -> Pipeline:
+def pipeline_set_reference(
+    *, pipeline: Pipeline, payload: Mapping[str, Any], actor: Actor
+) -> Pipeline:
     """Replace the pipeline's reference with a profile of `payload` (features, and optionally
     predictions, labels or quality, latencies, trained_at, categorical)."""
     columns = _columns(payload)
@@ -136,7 +146,12 @@ def pipeline_set_reference(*, pipeline: Pipeline, payload: Mapping[str, Any], ac
             pipeline.model_trained_at = trained
         pipeline.detector_state = {}
         pipeline.save(
-            update_fields=["reference_profile", "reference_updated_at", "model_trained_at", "detector_state"]
+            update_fields=[
+                "reference_profile",
+                "reference_updated_at",
+                "model_trained_at",
+                "detector_state",
+            ]
         )
         audit_record(
             actor=actor,
@@ -149,7 +164,11 @@ def pipeline_set_reference(*, pipeline: Pipeline, payload: Mapping[str, Any], ac
 
 
 def telemetry_ingest(
-    *, pipeline: Pipeline, payload: Mapping[str, Any], actor: Actor, rng: np.random.Generator | None = None
+    *,
+    pipeline: Pipeline,
+    payload: Mapping[str, Any],
+    actor: Actor,
+    rng: np.random.Generator | None = None,
 ) -> TelemetryWindow:
     """Validate one window against the pipeline's reference and store its bounded sample.
 
@@ -168,7 +187,9 @@ def telemetry_ingest(
             problems.append(f"missing {', '.join(missing)}")
         if extra:
             problems.append(f"unexpected {', '.join(extra)}")
-        raise InvalidInput({"features": "columns differ from the reference: " + "; ".join(problems)})
+        raise InvalidInput(
+            {"features": "columns differ from the reference: " + "; ".join(problems)}
+        )
     arrays = _arrays(columns, sorted(reference.categorical))
     for name, values in arrays.items():
         if name in reference.numeric and values.dtype.kind != "f":
@@ -200,7 +221,11 @@ def telemetry_ingest(
         raise InvalidInput({"utilisation": "must map resource names to non-negative fractions"})
 
     generator = rng if rng is not None else np.random.default_rng()
-    keep = np.sort(generator.choice(n_rows, SAMPLE_ROWS, replace=False)) if n_rows > SAMPLE_ROWS else None
+    keep = (
+        np.sort(generator.choice(n_rows, SAMPLE_ROWS, replace=False))
+        if n_rows > SAMPLE_ROWS
+        else None
+    )
 
     def sample(values: Any) -> list[Any]:
         array = np.asarray(values)
@@ -226,6 +251,13 @@ def telemetry_ingest(
             pipeline=pipeline, n_rows=n_rows, profile=sample_doc, metrics=metrics
         )
         audit_record(
-            actor=actor, verb="telemetry.received", obj=window, after={"pipeline": pipeline.name, "rows": n_rows}
+            actor=actor,
+            verb="telemetry.received",
+            obj=window,
+            after={"pipeline": pipeline.name, "rows": n_rows},
         )
+        stale = TelemetryWindow.objects.filter(pipeline=pipeline).order_by("-received_at", "-id")[
+            KEEP_WINDOWS:
+        ]
+        TelemetryWindow.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
     return window

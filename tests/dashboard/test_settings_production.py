@@ -10,9 +10,9 @@ STRONG_KEY = "k" * 20 + "Q9x-vT3_pLmN8wYz2RbC7sD4fGhJ1kE6uA0oI5"
 
 
 def run_manage(*args, **env):
-    full_env = {
-        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "SELFHEAL_ENV", "DEBUG"}
-    }
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment never does.
+    unset = {"SECRET_KEY", "SELFHEAL_ENV", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    full_env = {k: v for k, v in os.environ.items() if k not in unset}
     full_env.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -50,7 +50,13 @@ def _client(user):
 @pytest.fixture
 def users(db):
     made = {}
-    for username, role in (("vera", "viewer"), ("otto", "operator"), ("olga", "operator"), ("ada", "policy_admin"), ("alan", "policy_admin")):
+    for username, role in (
+        ("vera", "viewer"),
+        ("otto", "operator"),
+        ("olga", "operator"),
+        ("ada", "policy_admin"),
+        ("alan", "policy_admin"),
+    ):
         made[username], _ = user_create_with_role(username=username, role=role)
     return made
 
@@ -72,7 +78,10 @@ def reference_payload(rng, n=800):
 
 def window_payload(rng, n=400, shift=0.0):
     return {
-        "features": {f"f{i}": (rng.normal(size=n) + (shift if i == 0 else 0.0)).round(4).tolist() for i in range(N_FEATURES)},
+        "features": {
+            f"f{i}": (rng.normal(size=n) + (shift if i == 0 else 0.0)).round(4).tolist()
+            for i in range(N_FEATURES)
+        },
         "predictions": rng.integers(0, 2, n).tolist(),
         "latencies": rng.gamma(2.0, 50.0, n).round(2).tolist(),
         "requests": n,
@@ -83,7 +92,9 @@ def window_payload(rng, n=400, shift=0.0):
 @pytest.fixture
 def pipeline(policies, users):
     pipe = pipeline_create(user=users["ada"], name="churn-model", check_interval_seconds=60)
-    telemetry.pipeline_set_reference(pipeline=pipe, payload=reference_payload(np.random.default_rng(1)), actor=users["ada"])
+    telemetry.pipeline_set_reference(
+        pipeline=pipe, payload=reference_payload(np.random.default_rng(1)), actor=users["ada"]
+    )
     return Pipeline.objects.get(pk=pipe.pk)
 
 
@@ -94,10 +105,16 @@ def make_decision(pipeline, users, django_capture_on_commit_callbacks):
 
     def make(shift=1.5, requested_by=None, pipe=None):
         target = pipe or pipeline
-        telemetry.telemetry_ingest(pipeline=target, payload=window_payload(np.random.default_rng(), shift=shift), actor=users["otto"])
+        telemetry.telemetry_ingest(
+            pipeline=target,
+            payload=window_payload(np.random.default_rng(), shift=shift),
+            actor=users["otto"],
+        )
         state["slot"] += timedelta(seconds=60)
         with django_capture_on_commit_callbacks(execute=False):
-            check = checks.health_check_run(pipeline_id=target.pk, slot=state["slot"], requested_by=requested_by)
+            check = checks.health_check_run(
+                pipeline_id=target.pk, slot=state["slot"], requested_by=requested_by
+            )
         return Decision.objects.get(health_check=check)
 
     return make

@@ -30,22 +30,37 @@ def test_it_explains_a_pending_decision_with_costs_and_intervals(api, pending):
 
 
 def test_it_filters_decisions_by_state_and_pipeline(api, pending):
-    listed = api["vera"].get("/api/v1/decisions/", {"state": "pending_approval", "pipeline": "churn-model"}).json()
+    listed = (
+        api["vera"]
+        .get("/api/v1/decisions/", {"state": "pending_approval", "pipeline": "churn-model"})
+        .json()
+    )
     assert [d["id"] for d in listed["results"]] == [pending.pk]
     assert api["vera"].get("/api/v1/decisions/", {"state": "succeeded"}).json()["count"] == 0
 
 
 def test_it_approves_and_executes_exactly_once(api, pending, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = api["otto"].post(url(pending, "approve"), {"comment": "looks right"}, format="json")
+        response = api["otto"].post(
+            url(pending, "approve"), {"comment": "looks right"}, format="json"
+        )
     assert response.status_code == 200, response.content
     assert len(callbacks) == 1  # one execution task sent, after commit
     decision = Decision.objects.get(pk=pending.pk)
     assert decision.state == DecisionState.EXECUTING  # the executor accepted; the outcome follows
     assert decision.execution.state == ExecutionState.SUCCEEDED
     assert decision.execution.attempts == 1
-    verbs = list(AuditEvent.objects.filter(object_type="dashboard.decision", object_id=str(pending.pk)).order_by("id").values_list("verb", flat=True))
-    assert verbs == ["decision.proposed", "decision.pending_approval", "decision.approved", "decision.executing"]
+    verbs = list(
+        AuditEvent.objects.filter(object_type="dashboard.decision", object_id=str(pending.pk))
+        .order_by("id")
+        .values_list("verb", flat=True)
+    )
+    assert verbs == [
+        "decision.proposed",
+        "decision.pending_approval",
+        "decision.approved",
+        "decision.executing",
+    ]
 
 
 def test_it_answers_409_to_a_second_verdict(api, pending, django_capture_on_commit_callbacks):
@@ -68,7 +83,9 @@ def test_it_requires_a_comment_to_reject(api, pending):
 
 
 def test_it_learns_a_rejection_as_a_label_without_reward(api, pending):
-    response = api["otto"].post(url(pending, "reject"), {"comment": "retraining during a sale is too risky"}, format="json")
+    response = api["otto"].post(
+        url(pending, "reject"), {"comment": "retraining during a sale is too risky"}, format="json"
+    )
     assert response.status_code == 200
     assert response.json()["state"] == "rejected"
     label = ExperienceRecord.objects.get(decision=pending)
@@ -78,7 +95,9 @@ def test_it_learns_a_rejection_as_a_label_without_reward(api, pending):
 
 def test_it_overrides_with_another_action(api, pending, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = api["otto"].post(url(pending, "override"), {"action": "fallback", "comment": "safer"}, format="json")
+        response = api["otto"].post(
+            url(pending, "override"), {"action": "fallback", "comment": "safer"}, format="json"
+        )
     assert response.status_code == 200, response.content
     decision = Decision.objects.get(pk=pending.pk)
     assert (decision.action, decision.proposed_action) == ("fallback", "retrain")
@@ -86,13 +105,19 @@ def test_it_overrides_with_another_action(api, pending, django_capture_on_commit
 
 
 def test_it_refuses_an_unknown_override_action(api, pending):
-    response = api["otto"].post(url(pending, "override"), {"action": "reboot_the_datacenter"}, format="json")
+    response = api["otto"].post(
+        url(pending, "override"), {"action": "reboot_the_datacenter"}, format="json"
+    )
     assert response.status_code == 400
     assert "unknown action" in response.json()["action"]
 
 
 def test_it_refuses_verdicts_from_viewers(api, pending):
-    for verb, body in (("approve", {}), ("reject", {"comment": "x"}), ("override", {"action": "none"})):
+    for verb, body in (
+        ("approve", {}),
+        ("reject", {"comment": "x"}),
+        ("override", {"action": "none"}),
+    ):
         assert api["vera"].post(url(pending, verb), body, format="json").status_code == 403
     assert Decision.objects.get(pk=pending.pk).state == DecisionState.PENDING_APPROVAL
 
@@ -110,7 +135,9 @@ def test_it_enforces_four_eyes_on_the_requester(api, users, make_decision):
     assert api["olga"].post(url(decision, "approve"), {}, format="json").status_code == 200
 
 
-def test_it_needs_two_approvers_above_the_four_eyes_cost(api, pending, django_capture_on_commit_callbacks):
+def test_it_needs_two_approvers_above_the_four_eyes_cost(
+    api, pending, django_capture_on_commit_callbacks
+):
     Decision.objects.filter(pk=pending.pk).update(approvals_required=2)
     first = api["otto"].post(url(pending, "approve"), {}, format="json")
     assert first.status_code == 200 and first.json()["state"] == "pending_approval"
@@ -121,25 +148,38 @@ def test_it_needs_two_approvers_above_the_four_eyes_cost(api, pending, django_ca
     assert Decision.objects.get(pk=pending.pk).state == DecisionState.EXECUTING
 
 
-def test_it_records_an_executor_outcome_as_experience(api, pending, django_capture_on_commit_callbacks):
+def test_it_records_an_executor_outcome_as_experience(
+    api, pending, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         api["otto"].post(url(pending, "approve"), {}, format="json")
-    response = api["otto"].post(url(pending, "outcome"), {"success": True, "benefit": 300, "cost": 110}, format="json")
+    response = api["otto"].post(
+        url(pending, "outcome"), {"success": True, "benefit": 300, "cost": 110}, format="json"
+    )
     assert response.status_code == 200
     assert response.json()["state"] == "succeeded"
     experience = ExperienceRecord.objects.get(decision=pending)
     assert (experience.kind, experience.reward, experience.approved) == ("outcome", 190.0, True)
     assert experience.propensity == pytest.approx(pending.propensity)
-    assert api["otto"].post(url(pending, "outcome"), {"success": True}, format="json").status_code == 409
+    assert (
+        api["otto"].post(url(pending, "outcome"), {"success": True}, format="json").status_code
+        == 409
+    )
 
 
 def test_it_rejects_a_non_finite_outcome(api, pending, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         api["otto"].post(url(pending, "approve"), {}, format="json")
-    response = api["otto"].post(url(pending, "outcome"), '{"success": true, "benefit": NaN}', content_type="application/json")
+    response = api["otto"].post(
+        url(pending, "outcome"),
+        '{"success": true, "benefit": NaN}',
+        content_type="application/json",
+    )
     assert response.status_code == 400
 
 
 def test_it_answers_404_for_unknown_decisions(api):
     assert api["vera"].get("/api/v1/decisions/999999/").status_code == 404
-    assert api["otto"].post("/api/v1/decisions/999999/approve/", {}, format="json").status_code == 404
+    assert (
+        api["otto"].post("/api/v1/decisions/999999/approve/", {}, format="json").status_code == 404
+    )

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from dashboard.models import (
+    AppendOnlyError,
     AuditEvent,
     Decision,
     DecisionState,
@@ -13,7 +14,6 @@ from dashboard.models import (
     HealthCheck,
     Pipeline,
 )
-from dashboard.models import AppendOnlyError
 from dashboard.services import checks, expiry, sweeper
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,9 @@ def test_it_runs_a_slot_once_even_when_the_task_is_sent_twice(pipeline, make_dec
 
 def test_it_marks_checks_without_new_telemetry_as_no_data(pipeline, make_decision):
     decision = make_decision()
-    check = checks.health_check_run(pipeline_id=pipeline.pk, slot=decision.health_check.slot + timedelta(minutes=5))
+    check = checks.health_check_run(
+        pipeline_id=pipeline.pk, slot=decision.health_check.slot + timedelta(minutes=5)
+    )
     assert check.status == "no_data"
     assert Decision.objects.filter(pipeline=pipeline).count() == 1
 
@@ -52,7 +54,9 @@ def test_it_supersedes_an_older_pending_decision(make_decision):
     assert second.state == DecisionState.PENDING_APPROVAL
 
 
-def test_it_expires_without_a_label_and_applies_on_expiry(pending, django_capture_on_commit_callbacks):
+def test_it_expires_without_a_label_and_applies_on_expiry(
+    pending, django_capture_on_commit_callbacks
+):
     later = pending.expires_at + timedelta(seconds=1)
     assert expiry.decisions_expire_due(now=pending.expires_at - timedelta(seconds=1)) == 0
     with django_capture_on_commit_callbacks(execute=True):
@@ -65,14 +69,18 @@ def test_it_expires_without_a_label_and_applies_on_expiry(pending, django_captur
     assert not ExperienceRecord.objects.exists()
 
 
-def test_it_loses_cleanly_when_an_approval_beats_the_expiry(api, pending, django_capture_on_commit_callbacks):
+def test_it_loses_cleanly_when_an_approval_beats_the_expiry(
+    api, pending, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         api["otto"].post(f"/api/v1/decisions/{pending.pk}/approve/", {}, format="json")
     assert expiry.decision_expire(decision_id=pending.pk) is None
     assert Decision.objects.get(pk=pending.pk).state == DecisionState.EXECUTING
 
 
-def test_it_resends_an_approved_decision_whose_message_was_lost(api, pending, django_capture_on_commit_callbacks):
+def test_it_resends_an_approved_decision_whose_message_was_lost(
+    api, pending, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):  # the publish after commit is lost
         api["otto"].post(f"/api/v1/decisions/{pending.pk}/approve/", {}, format="json")
     assert Decision.objects.get(pk=pending.pk).state == DecisionState.APPROVED

@@ -12,15 +12,26 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_lets_policy_admins_register_pipelines(api):
-    response = api["ada"].post("/api/v1/pipelines/", {"name": "fraud", "check_interval_seconds": 120}, format="json")
+    response = api["ada"].post(
+        "/api/v1/pipelines/", {"name": "fraud", "check_interval_seconds": 120}, format="json"
+    )
     assert response.status_code == 201, response.content
     assert response.json()["owner"] == "ada"
-    assert AuditEvent.objects.filter(verb="pipeline.created", object_id=str(Pipeline.objects.get(name="fraud").pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            verb="pipeline.created", object_id=str(Pipeline.objects.get(name="fraud").pk)
+        ).count()
+        == 1
+    )
 
 
 def test_it_refuses_registration_by_operators_and_bad_fields(api):
-    assert api["otto"].post("/api/v1/pipelines/", {"name": "fraud"}, format="json").status_code == 403
-    bad = api["ada"].post("/api/v1/pipelines/", {"name": "has spaces", "check_interval_seconds": 1}, format="json")
+    assert (
+        api["otto"].post("/api/v1/pipelines/", {"name": "fraud"}, format="json").status_code == 403
+    )
+    bad = api["ada"].post(
+        "/api/v1/pipelines/", {"name": "has spaces", "check_interval_seconds": 1}, format="json"
+    )
     assert bad.status_code == 400
     assert set(bad.json()) == {"name", "check_interval_seconds"}
     assert not Pipeline.objects.exists()
@@ -100,7 +111,10 @@ BAD_WINDOWS = {
     "negative counter": (negative_errors, "errors"),
     "too many rows": (too_many_rows, "features.f0"),
     "too many features": (too_many_features, "features"),
-    "predictions of another length": (lambda: {**base_window(), "predictions": [1, 0]}, "predictions"),
+    "predictions of another length": (
+        lambda: {**base_window(), "predictions": [1, 0]},
+        "predictions",
+    ),
     "not an object": (lambda: [1, 2, 3], "body"),
 }
 
@@ -119,7 +133,9 @@ def test_it_rejects_bad_telemetry_and_stores_nothing(api, pipeline, case):
 def test_it_rejects_non_finite_numbers(api, pipeline, token):
     body = json.dumps(base_window()).replace('"errors": 1', f'"errors": 1, "x": {token}')
     body = body.replace("[", f"[{token}, ", 1)
-    response = api["otto"].post("/api/v1/pipelines/churn-model/telemetry/", body, content_type="application/json")
+    response = api["otto"].post(
+        "/api/v1/pipelines/churn-model/telemetry/", body, content_type="application/json"
+    )
     assert response.status_code == 400
     assert not TelemetryWindow.objects.exists()
 
@@ -132,12 +148,26 @@ def test_it_refuses_telemetry_before_a_reference(api, policies):
 
 
 def test_it_refuses_telemetry_from_viewers_and_unknown_pipelines(api, pipeline):
-    assert api["vera"].post("/api/v1/pipelines/churn-model/telemetry/", base_window(), format="json").status_code == 403
-    assert api["otto"].post("/api/v1/pipelines/nope/telemetry/", base_window(), format="json").status_code == 404
+    assert (
+        api["vera"]
+        .post("/api/v1/pipelines/churn-model/telemetry/", base_window(), format="json")
+        .status_code
+        == 403
+    )
+    assert (
+        api["otto"]
+        .post("/api/v1/pipelines/nope/telemetry/", base_window(), format="json")
+        .status_code
+        == 404
+    )
 
 
 def test_it_checks_now_on_request(api, pipeline, django_capture_on_commit_callbacks):
-    api["otto"].post("/api/v1/pipelines/churn-model/telemetry/", window_payload(np.random.default_rng(0), shift=2.0), format="json")
+    api["otto"].post(
+        "/api/v1/pipelines/churn-model/telemetry/",
+        window_payload(np.random.default_rng(0), shift=2.0),
+        format="json",
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = api["otto"].post("/api/v1/pipelines/churn-model/check/")
     assert response.status_code == 202
@@ -149,7 +179,14 @@ def test_it_checks_now_on_request(api, pipeline, django_capture_on_commit_callba
 
 
 def test_it_hides_executor_secrets(api, pipeline):
-    api["ada"].patch("/api/v1/pipelines/churn-model/", {"executor": "webhook", "executor_config": {"url": "http://127.0.0.1:9/x", "secret": "s3cr3t"}}, format="json")
+    api["ada"].patch(
+        "/api/v1/pipelines/churn-model/",
+        {
+            "executor": "webhook",
+            "executor_config": {"url": "http://127.0.0.1:9/x", "secret": "s3cr3t"},
+        },
+        format="json",
+    )
     body = api["vera"].get("/api/v1/pipelines/churn-model/").json()
     assert body["executor"] == "webhook"
     assert "s3cr3t" not in json.dumps(body)

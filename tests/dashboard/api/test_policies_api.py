@@ -20,7 +20,9 @@ def test_it_rejects_an_invalid_policy_with_field_and_line_and_stores_nothing(api
     text = DEFAULT.replace("threshold: 0.15,", "threshold: .inf,", 1)
     line = next(i for i, row in enumerate(text.splitlines(), 1) if "threshold: .inf," in row)
     before = PolicyVersion.objects.count()
-    response = api["ada"].post("/api/v1/policies/", {"name": "default", "text": text}, format="json")
+    response = api["ada"].post(
+        "/api/v1/policies/", {"name": "default", "text": text}, format="json"
+    )
     assert response.status_code == 400
     problem = response.json()["problems"][0]
     assert problem["line"] == line
@@ -31,7 +33,10 @@ def test_it_rejects_an_invalid_policy_with_field_and_line_and_stores_nothing(api
     assert rejected.actor_label == "ada"
 
 
-@pytest.mark.parametrize("text", ["a: &x 1\nb: *x\n", "!!python/object:os.system x", "version: 1\nversion: 2\n", "x" * 300_001])
+@pytest.mark.parametrize(
+    "text",
+    ["a: &x 1\nb: *x\n", "!!python/object:os.system x", "version: 1\nversion: 2\n", "x" * 300_001],
+)
 def test_it_survives_hostile_documents(api, policies, text):
     response = api["ada"].post("/api/v1/policies/validate/", {"text": text}, format="json")
     assert response.status_code == 400
@@ -45,7 +50,12 @@ def test_it_validates_without_storing(api, policies):
 
 
 def test_it_refuses_policy_writes_from_operators(api, policies):
-    assert api["otto"].post("/api/v1/policies/", {"name": "default", "text": DEFAULT}, format="json").status_code == 403
+    assert (
+        api["otto"]
+        .post("/api/v1/policies/", {"name": "default", "text": DEFAULT}, format="json")
+        .status_code
+        == 403
+    )
     version = PolicyVersion.objects.get(name="default")
     assert api["otto"].post(f"/api/v1/policies/{version.pk}/activate/").status_code == 403
 
@@ -54,9 +64,17 @@ def test_it_replays_a_candidate_against_recent_checks(api, make_decision):
     make_decision()
     make_decision(shift=0.0)
     stricter = DEFAULT.replace("threshold: 0.15,", "threshold: 5.0,", 1)
-    created = api["ada"].post("/api/v1/policies/", {"name": "default", "text": stricter, "comment": "calmer"}, format="json")
+    created = api["ada"].post(
+        "/api/v1/policies/",
+        {"name": "default", "text": stricter, "comment": "calmer"},
+        format="json",
+    )
     assert created.status_code == 201, created.content
-    report = api["ada"].post(f"/api/v1/policies/{created.json()['id']}/replay/", {"last": 10}, format="json").json()
+    report = (
+        api["ada"]
+        .post(f"/api/v1/policies/{created.json()['id']}/replay/", {"last": 10}, format="json")
+        .json()
+    )
     assert report["summary"]["checks"] == 2
     assert report["summary"]["changed"] >= 1
     changed = [row for row in report["rows"] if row["changed"]]
@@ -64,7 +82,11 @@ def test_it_replays_a_candidate_against_recent_checks(api, make_decision):
 
 
 def test_it_activates_with_four_eyes(api, policies):
-    created = api["ada"].post("/api/v1/policies/", {"name": "default", "text": DEFAULT + "\n# v2\n"}, format="json").json()
+    created = (
+        api["ada"]
+        .post("/api/v1/policies/", {"name": "default", "text": DEFAULT + "\n# v2\n"}, format="json")
+        .json()
+    )
     own = api["ada"].post(f"/api/v1/policies/{created['id']}/activate/")
     assert own.status_code == 403
     assert "four-eyes" in own.json()["detail"]

@@ -1,0 +1,1 @@
+"""Benchmarks of the control plane (they print tables; they are not tests)."""

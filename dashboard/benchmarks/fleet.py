@@ -1,0 +1,254 @@
+"""The fleet benchmark: one full cycle of N pipelines through real Celery workers, then the
+approve endpoint under 20 concurrent clients through a real gunicorn server.
+
+It writes to the configured database (pipelines named `bench-<run>-<i>`, deleted afterwards unless
+`keep`); run it against a scratch database. Setup (references and windows) is not timed; the
+cycle is timed from the dispatch of every due check until every decision is stored.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+import numpy as np
+import requests
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from dashboard.benchmarks.processes import Processes
+from dashboard.celery import app
+from dashboard.models import Decision, DecisionState, Pipeline, TelemetryWindow
+from dashboard.services.checks import checks_dispatch_due
+from dashboard.services.policies import policies_load_shipped
+from dashboard.services.users import token_mint, user_create_with_role
+from selfheal.signals.profile import profile_window
+
+FEATURES = 20
+ROWS = 1000
+
+
+@dataclass
+class FleetResult:
+    pipelines: int
+    workers: int
+    database: str
+    broker: str
+    setup_seconds: float
+    cycle_seconds: float
+    checks_per_second: float
+    decision_lag_p50_ms: float
+    decision_lag_p95_ms: float
+    decision_lag_p99_ms: float
+    pending_decisions: int
+    approve_clients: int
+    approve_requests: int
+    approve_errors: int
+    approve_p50_ms: float
+    approve_p95_ms: float
+    approve_p99_ms: float
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def _window(rng: np.random.Generator, shift: float) -> dict[str, object]:
+    rows = {
+        f"f{i}": (rng.normal(size=ROWS) + (shift if i < 3 else 0.0)).round(5).tolist()
+        for i in range(FEATURES)
+    }
+    return {
+        "n_rows": ROWS,
+        "rows": rows,
+        "predictions": None,
+        "latencies": rng.gamma(2.0, 50.0, ROWS).round(2).tolist(),
+    }
+
+
+def _setup(run: str, n: int, rng: np.random.Generator) -> list[int]:
+    reference = profile_window(
+        {f"f{i}": rng.normal(size=ROWS) for i in range(FEATURES)},
+        rng=rng,
+        latencies=rng.gamma(2.0, 50.0, ROWS),
+    ).to_dict()
+    far_future = timezone.now() + timedelta(days=365)
+    pipelines = Pipeline.objects.bulk_create(
+        [
+            Pipeline(
+                name=f"bench-{run}-{i}",
+                reference_profile=reference,
+                check_interval_seconds=3600,
+                next_check_at=far_future,
+                model_trained_at=timezone.now() - timedelta(days=2),
+            )
+            for i in range(n)
+        ]
+    )
+    ids = [p.pk for p in Pipeline.objects.filter(name__startswith=f"bench-{run}-").order_by("pk")]
+    # Every other pipeline drifts: those decisions wait for approval (retrain is costly).
+    TelemetryWindow.objects.bulk_create(
+        [
+            TelemetryWindow(
+                pipeline_id=pk,
+                n_rows=ROWS,
+                profile=_window(rng, 1.0 if i % 2 == 0 else 0.0),
+                metrics={
+                    "requests": ROWS,
+                    "errors": 2,
+                    "infra_failures": 0,
+                    "utilisation": {"cpu": 0.4},
+                },
+            )
+            for i, pk in enumerate(ids)
+        ],
+        batch_size=50,
+    )
+    del pipelines
+    return ids
+
+
+def _wait_for_workers(names: list[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=1.0) or []
+        seen = {name for reply in replies for name in reply}
+        if all(any(s.startswith(n) for s in seen) for n in names):
+            return
+    raise RuntimeError("the benchmark workers did not answer in time")
+
+
+def _approve_all(base: str, token: str, ids: list[int], clients: int) -> tuple[list[float], int]:
+    def approve(decision_id: int, session: requests.Session) -> tuple[float, bool]:
+        start = time.perf_counter()
+        response = session.post(
+            f"{base}/api/v1/decisions/{decision_id}/approve/", json={}, timeout=30
+        )
+        return (time.perf_counter() - start) * 1000, response.status_code == 200
+
+    sessions = [requests.Session() for _ in range(clients)]
+    for session in sessions:
+        session.headers["Authorization"] = f"Token {token}"
+    latencies: list[float] = []
+    errors = 0
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        futures = [pool.submit(approve, pk, sessions[i % clients]) for i, pk in enumerate(ids)]
+        for future in futures:
+            ms, ok = future.result()
+            latencies.append(ms)
+            errors += 0 if ok else 1
+    return latencies, errors
+
+
+def run_fleet_benchmark(
+    *,
+    pipelines: int,
+    workers: int = 2,
+    clients: int = 20,
+    keep: bool = False,
+    timeout: float = 600,
+    progress: object = print,
+) -> FleetResult:
+    say = progress if callable(progress) else print
+    run = uuid.uuid4().hex[:6]
+    rng = np.random.default_rng(0)
+    policies_load_shipped(directory=settings.POLICIES_DIR)
+    queue = f"bench-{run}"
+    saved_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    procs = Processes(queue)
+    try:
+        started = time.perf_counter()
+        ids = _setup(run, pipelines, rng)
+        operator, _ = user_create_with_role(username=f"bench-op-{run}", role="operator")
+        token = token_mint(username=operator.username)
+        setup_seconds = time.perf_counter() - started
+        say(
+            f"set up {pipelines} pipelines ({FEATURES} features x {ROWS} rows) "
+            f"in {setup_seconds:.1f} s"
+        )
+
+        procs.workers(workers)
+        _wait_for_workers([f"bench{i}@" for i in range(workers)])
+        now = timezone.now()
+        Pipeline.objects.filter(pk__in=ids).update(next_check_at=now - timedelta(seconds=1))
+        t0 = timezone.now()
+        dispatched = checks_dispatch_due(now=t0, limit=pipelines + 10)
+        say(f"dispatched {dispatched} checks to {workers} workers")
+        done = 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = Decision.objects.filter(pipeline_id__in=ids).count()
+            if done >= pipelines:
+                break
+            time.sleep(0.5)
+        created = list(
+            Decision.objects.filter(pipeline_id__in=ids).values_list("created_at", flat=True)
+        )
+        if len(created) < pipelines:
+            raise RuntimeError(
+                f"only {len(created)} of {pipelines} decisions after {timeout} s; "
+                f"logs in {procs.folder}"
+            )
+        lags = [(c - t0).total_seconds() * 1000 for c in created]
+        cycle = max(lags) / 1000
+        say(f"cycle done: {pipelines} decisions in {cycle:.1f} s")
+
+        pending = list(
+            Decision.objects.filter(
+                pipeline_id__in=ids, state=DecisionState.PENDING_APPROVAL
+            ).values_list("pk", flat=True)
+        )
+        base = procs.web()
+        _approve_all(
+            base, token, pending[: min(clients, len(pending))], clients
+        )  # warm the server up
+        rest = pending[min(clients, len(pending)) :]
+        latencies, errors = _approve_all(base, token, rest, clients)
+        say(f"approved {len(rest)} decisions with {clients} concurrent clients")
+        return FleetResult(
+            pipelines=pipelines,
+            workers=workers,
+            database=connection.vendor,
+            broker=str(app.conf.broker_url).split("://")[0],
+            setup_seconds=round(setup_seconds, 2),
+            cycle_seconds=round(cycle, 2),
+            checks_per_second=round(pipelines / cycle, 1),
+            decision_lag_p50_ms=round(percentile(lags, 50), 1),
+            decision_lag_p95_ms=round(percentile(lags, 95), 1),
+            decision_lag_p99_ms=round(percentile(lags, 99), 1),
+            pending_decisions=len(pending),
+            approve_clients=clients,
+            approve_requests=len(rest),
+            approve_errors=errors,
+            approve_p50_ms=round(percentile(latencies, 50), 1),
+            approve_p95_ms=round(percentile(latencies, 95), 1),
+            approve_p99_ms=round(percentile(latencies, 99), 1),
+        )
+    finally:
+        procs.stop()
+        app.conf.task_default_queue = saved_queue
+        if not keep:
+            Pipeline.objects.filter(name__startswith=f"bench-{run}-").delete()
+
+
+def result_table(result: FleetResult) -> str:
+    targets = {
+        "cycle_seconds": (
+            "<= 30 s for 1,000 pipelines",
+            result.pipelines < 1000 or result.cycle_seconds <= 30,
+        ),
+        "approve_p95_ms": ("<= 100 ms at 20 clients", result.approve_p95_ms <= 100),
+    }
+    lines = [f"{'measure':<24} {'value':>12}  target"]
+    for key, value in asdict(result).items():
+        target = ""
+        if key in targets:
+            text, ok = targets[key]
+            target = f"{text} ({'met' if ok else 'MISSED'})"
+        lines.append(f"{key:<24} {value!s:>12}  {target}")
+    return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""Child processes for benchmarks: Celery workers and a gunicorn server on this machine."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(settings.BASE_DIR)
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Processes:
+    """Start, log and stop child processes that share this process's database and broker."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+        self.folder = Path(tempfile.mkdtemp(prefix="selfheal-bench-"))
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "DATABASE_URL": database_url(), "SELFHEAL_TASK_QUEUE": self.queue}
+
+    def _start(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.folder / f"{name}.log").open("wb")
+        # Our own argv (this interpreter, fixed module names): nothing untrusted reaches it.
+        proc = subprocess.Popen(  # noqa: S603
+            cmd, cwd=ROOT, env=self._env(), stdout=log, stderr=subprocess.STDOUT
+        )
+        self.procs.append(proc)
+        return proc
+
+    def workers(self, count: int) -> None:
+        for i in range(count):
+            self._start(
+                f"worker{i}",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "dashboard",
+                    "worker",
+                    "--loglevel",
+                    "WARNING",
+                    "--pool",
+                    "solo",
+                    "-Q",
+                    self.queue,
+                    "-n",
+                    f"bench{i}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+            )
+
+    def web(self) -> str:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self._start(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "dashboard.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "4",
+                "--threads",
+                "2",
+                "--log-level",
+                "warning",
+            ],
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return base
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not start; see {self.folder}/web.log")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()

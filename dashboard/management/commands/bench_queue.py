@@ -1,0 +1,136 @@
+"""Benchmark: server time of the approval queue page with N pending decisions.
+
+Creates a throwaway database (never touches the configured one), stores the shipped policies,
+seeds N pending decisions across pipelines with payloads from the real engine, then requests
+`/queue/` through the whole Django stack (middleware, session, templates) and prints the median
+and p95 server time. Not a test: a number to compare against the 300 ms target.
+
+    python manage.py bench_queue [--decisions 500] [--requests 30] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from dashboard.models import Decision, DecisionState, HealthCheck, HealthStatus, Pipeline
+from dashboard.services.engine import policy_of
+from dashboard.services.policies import policies_load_shipped
+from selfheal.hybrid import HybridController
+from selfheal.signals.names import SIGNAL_NAMES
+
+TARGET_MS = 300.0
+
+
+class Command(BaseCommand):
+    help = "Measure the approval queue's server time with N pending decisions (throwaway DB)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--decisions", type=int, default=500)
+        parser.add_argument("--pipelines", type=int, default=100)
+        parser.add_argument("--requests", type=int, default=30)
+        parser.add_argument("--json", type=Path, default=None)
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        test = connection.settings_dict.setdefault("TEST", {})
+        if connection.vendor == "sqlite":
+            test["NAME"] = str(Path(settings.VAR_DIR) / "bench-queue.sqlite3")
+        else:
+            test["NAME"] = f"bench_queue_{connection.settings_dict['NAME']}"
+        old_name = connection.creation.create_test_db(
+            verbosity=0, autoclobber=True, serialize=False
+        )
+        try:
+            result = self._run(opts["decisions"], opts["pipelines"], opts["requests"])
+        finally:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+        verdict = "met" if result["p95_ms"] <= TARGET_MS else "MISSED"
+        self.stdout.write(
+            f"approval queue, {result['decisions']} pending decisions ({connection.vendor}): "
+            f"median {result['median_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, "
+            f"max {result['max_ms']:.1f} ms over {result['requests']} requests "
+            f"(target <= {TARGET_MS:.0f} ms: {verdict})"
+        )
+        if opts["json"]:
+            opts["json"].write_text(json.dumps(result, indent=2))
+
+    def _run(self, n: int, n_pipelines: int, requests: int) -> dict[str, Any]:
+        policies_load_shipped(directory=settings.POLICIES_DIR, actor="system:bench")
+        from dashboard.models import PolicyVersion
+
+        version = PolicyVersion.objects.get(name="default", is_active=True)
+        controller = HybridController(policy_of(version), rng=0)
+        rng = np.random.default_rng(0)
+        now = timezone.now()
+        pipelines = Pipeline.objects.bulk_create(
+            Pipeline(name=f"bench-{i:04d}", last_check_at=now) for i in range(n_pipelines)
+        )
+        checks = HealthCheck.objects.bulk_create(
+            HealthCheck(
+                pipeline=pipelines[i % n_pipelines],
+                slot=now - timedelta(minutes=i),
+                status=HealthStatus.DEGRADED,
+                signals={},
+            )
+            for i in range(n)
+        )
+        rows = []
+        for i, check in enumerate(checks):
+            signals = {name: float(rng.uniform(0, 0.3)) for name in SIGNAL_NAMES}
+            signals["data_drift"] = float(rng.uniform(0.16, 0.5))
+            signals["infra_failures"] = float(rng.integers(0, 2))
+            payload = controller.decide(signals, now=now, rng=i).to_dict()
+            payload["catalogue"] = list(controller.policy.action_names)
+            rows.append(
+                Decision(
+                    pipeline=check.pipeline,
+                    health_check=check,
+                    state=DecisionState.PENDING_APPROVAL,
+                    action=payload["action"],
+                    proposed_action=payload["action"],
+                    layer=payload["layer"],
+                    confidence=payload["confidence"] or 0.0,
+                    cost=float(payload["estimates"][payload["action"]]["cost"] or 0.0),
+                    needs_approval=True,
+                    approval_reasons=payload["approval_reasons"],
+                    engine=payload,
+                    explanation=payload["explanation"],
+                    signals=signals,
+                    autonomy_level=check.pipeline.autonomy_level,
+                    policy_version=version,
+                    policy_digest=version.digest,
+                    expires_at=now + timedelta(minutes=int(rng.integers(5, 240))),
+                )
+            )
+        Decision.objects.bulk_create(rows, batch_size=200)
+        admin = User.objects.create_superuser("bench", password=None)
+        client = Client()
+        client.force_login(admin)
+        client.get("/queue/")  # warm caches (policy parsing, templates)
+        times = []
+        for _ in range(requests):
+            start = time.perf_counter()
+            response = client.get("/queue/")
+            times.append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200
+        times.sort()
+        return {
+            "decisions": n,
+            "requests": requests,
+            "median_ms": statistics.median(times),
+            "p95_ms": times[max(0, round(0.95 * len(times)) - 1)],
+            "max_ms": times[-1],
+            "database": connection.vendor,
+        }

@@ -1,0 +1,394 @@
+"""Bayesian linear contextual bandit: per-action Normal-inverse-gamma regression, Thompson sampling.
+
+For every action a the benefit y observed in context x (from `selfheal.context`) is modelled as
+y = x'beta_a + eps, eps ~ N(0, sigma_a^2), with the conjugate prior sigma_a^2 ~ IG(a0, b0) and
+beta_a | sigma_a^2 ~ N(0, sigma_a^2 / lambda * I). After n observations (sufficient statistics
+X'X, X'y, y'y) the posterior is Normal-inverse-gamma with precision Lambda = lambda I + X'X, mean
+mu = Lambda^-1 X'y, a_n = a0 + n/2, b_n = b0 + (y'y - mu' Lambda mu) / 2, so the noise scale is
+learned and x'beta_a has a Student-t marginal with 2 a_n degrees of freedom (Bishop, PRML §3.3;
+Riquelme, Tucker & Snoek, "Deep Bayesian Bandits Showdown", ICLR 2018, the "LinFullPost" arm).
+Thompson sampling (Agrawal & Goyal, "Thompson Sampling for Contextual Bandits with Linear
+Payoffs", ICML 2013) picks the argmax of one joint posterior draw.
+
+Statistics are updated by rank-one additions and removals (the experience window slides); each
+update touches only one action, whose Lambda^-1 follows by a Sherman-Morrison step (re-inverted
+exactly every 64 steps or when the step is ill-conditioned), so a single-context
+decision needs just x' Lambda^-1 x per action. Batches of contexts draw whole coefficient vectors
+beta = mu + sigma R z with R the Cholesky factor of Lambda^-1, factored once per update and cached.
+Removals can only lose precision through rounding: the lambda I term keeps Lambda positive
+definite, exact zeros are restored when an action's window empties, and the owner rebuilds from
+the window periodically (`removals_since_rebuild`).
+
+Student-t draws are made as z * sqrt(a / G) with z standard normal and G ~ Gamma(a) (so that
+mean + scale * z * sqrt(a / G) has the t_{2a} law of the marginal); each G is shared by
+n_draws / 8 normal draws, which keeps every draw's marginal exact while avoiding most of the cost
+of gamma variates. The confidence is Rao-Blackwellised over the normal part (see `assess`).
+
+`assess` turns posteriors into what the hybrid controller needs at a batch of contexts: net value
+draws (benefit draws minus cost draws from `selfheal.costs.CostModel`), the Thompson choice among
+allowed actions, its Monte Carlo propensity (share of draws in which it is the allowed argmax;
+the choice is made by picking one of those draws at random, so this share *is* its probability),
+per-action posterior mean and credible interval of net value, and the confidence of DESIGN §4:
+P(net value of b >= net value of the reference action) from the joint draws, 0 until both have
+`min_samples` observations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special
+
+from selfheal.context import CONTEXT_DIM, FloatArray
+from selfheal.costs import CostModel, net_value_interval
+
+IntArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
+
+_GAMMA_GROUPS = 8
+"""Gamma (noise-variance) variates per action per decision; see the module docstring."""
+
+
+def _variance_factors(rng: np.random.Generator, shapes: FloatArray, groups: int) -> FloatArray:
+    """(len(shapes), groups) draws of a / G with G ~ Gamma(a): the factor by which a draw of
+    sigma^2 exceeds its scale b / a. A Student-t draw is then scale * sqrt(factor) * z."""
+    gamma = rng.standard_gamma(shapes[:, None], size=(shapes.shape[0], groups))
+    return np.asarray(shapes[:, None] / gamma, dtype=np.float64)
+
+
+def _groups(n_draws: int) -> int:
+    return _GAMMA_GROUPS if n_draws % _GAMMA_GROUPS == 0 else n_draws
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The adaptive layer's view of a batch of n contexts over K actions."""
+
+    mean: FloatArray
+    """(n, K) posterior mean net value."""
+    low: FloatArray
+    """(n, K) lower end of the credible interval of the (expected) net value."""
+    high: FloatArray
+    """(n, K) upper end."""
+    chosen: IntArray
+    """(n,) Thompson choice among allowed actions (-1 when none is allowed)."""
+    ts_share: FloatArray
+    """(n, K) share of draws in which each action is the allowed argmax."""
+    confidence_vs_reference: FloatArray
+    """(n, K) P(net_b >= net_reference), 0 without enough samples or reference."""
+    enough: BoolArray
+    """(K,) action has at least min_samples observations."""
+
+    @property
+    def propensity(self) -> FloatArray:
+        rows = np.arange(self.chosen.shape[0])
+        out = self.ts_share[rows, np.maximum(self.chosen, 0)]
+        return np.where(self.chosen >= 0, out, 1.0)
+
+    @property
+    def confidence(self) -> FloatArray:
+        rows = np.arange(self.chosen.shape[0])
+        out = self.confidence_vs_reference[rows, np.maximum(self.chosen, 0)]
+        return np.where(self.chosen >= 0, out, 0.0)
+
+
+class BayesianLinearBandit:
+    """Per-action Normal-inverse-gamma linear regression over a fixed context dimension."""
+
+    def __init__(
+        self,
+        actions: Sequence[str],
+        *,
+        dim: int = CONTEXT_DIM,
+        prior_precision: float | npt.ArrayLike = 1.0,
+        prior_shape: float = 1.0,
+        prior_rate: float = 1.0,
+    ) -> None:
+        lam = np.broadcast_to(np.asarray(prior_precision, dtype=np.float64), (dim,))
+        if np.any(lam <= 0) or prior_shape <= 0 or prior_rate <= 0:
+            raise ValueError("prior parameters must be positive")
+        self.actions: tuple[str, ...] = tuple(actions)
+        self.index = {name: i for i, name in enumerate(self.actions)}
+        self.dim = dim
+        self.lam = lam.copy()
+        """Prior precision per coefficient (diagonal of Lambda_0 / sigma^2 scale)."""
+        self._prior = np.diag(self.lam)
+        self.a0 = float(prior_shape)
+        self.b0 = float(prior_rate)
+        k = len(self.actions)
+        self.n = np.zeros(k)
+        self.xtx = np.zeros((k, dim, dim))
+        self.xty = np.zeros((k, dim))
+        self.yty = np.zeros(k)
+        self.mu = np.zeros((k, dim))
+        self.cov = np.zeros((k, dim, dim))
+        """Lambda_a^-1: the posterior covariance of beta_a divided by sigma_a^2."""
+        self.a_n = np.full(k, self.a0)
+        self.b_n = np.full(k, self.b0)
+        self._eye = np.eye(dim)
+        self._root: FloatArray | None = None
+        self._steps = np.zeros(k, dtype=np.intp)
+        self.reinvert_every = 64
+        self.removals_since_rebuild = 0
+        for i in range(k):
+            self._refactor(i)
+
+    # -- updates ------------------------------------------------------------------------------
+
+    def _refactor(self, i: int) -> None:
+        cov = np.linalg.inv(self._prior + self.xtx[i])
+        cov = 0.5 * (cov + cov.T)
+        mu = cov @ self.xty[i]
+        self.cov[i] = cov
+        self.mu[i] = mu
+        self.a_n[i] = self.a0 + 0.5 * self.n[i]
+        # b_n >= b0 in exact arithmetic; clamp away cancellation in y'y - mu'Lambda mu.
+        self.b_n[i] = max(self.b0 + 0.5 * (self.yty[i] - mu @ self.xty[i]), self.b0)
+        self._root = None
+        self._steps[i] = 0
+
+    def update(self, action: str, x: FloatArray, y: float, *, weight: float = 1.0) -> None:
+        """Add (weight=1) or remove (weight=-1) one observation of `action`.
+
+        Lambda^-1 follows by a Sherman-Morrison rank-one step, O(d^2); every
+        `reinvert_every` steps of an action (and whenever the step would be ill-conditioned)
+        it is recomputed from X'X instead, which bounds accumulated rounding.
+        """
+        i = self.index.get(action)
+        if i is None:
+            raise KeyError(f"unknown action {action!r}")
+        outer = x[:, None] * x[None, :]
+        self.xtx[i] += weight * outer
+        self.xty[i] += (weight * y) * x
+        self.yty[i] += weight * y * y
+        self.n[i] += weight
+        if weight < 0:
+            self.removals_since_rebuild += 1
+            if self.n[i] < 0.5:
+                # The action left the window entirely: restore the exact prior.
+                self.n[i] = self.yty[i] = 0.0
+                self.xtx[i] = 0.0
+                self.xty[i] = 0.0
+                self._refactor(i)
+                return
+        self._steps[i] += 1
+        cov = self.cov[i]
+        u = cov @ x
+        denom = 1.0 + weight * float(x @ u)
+        # For a removal, denom = det(Lambda - xx') / det(Lambda) > 0 in exact arithmetic;
+        # a tiny value means cancellation, so re-invert rather than divide by it.
+        if self._steps[i] >= self.reinvert_every or denom < 1e-6:
+            self._refactor(i)
+            return
+        cov -= (weight / denom) * (u[:, None] * u[None, :])
+        mu = cov @ self.xty[i]
+        self.mu[i] = mu
+        self.a_n[i] = self.a0 + 0.5 * self.n[i]
+        self.b_n[i] = max(self.b0 + 0.5 * (self.yty[i] - mu @ self.xty[i]), self.b0)
+        self._root = None
+
+    def rebuild(
+        self,
+        contexts: FloatArray,
+        actions: Sequence[str] | npt.NDArray[np.object_],
+        y: FloatArray,
+    ) -> None:
+        """Recompute every action's statistics from a window (exact; clears rounding drift)."""
+        idx = np.array([self.index.get(str(a), -1) for a in actions], dtype=np.intp)
+        y = np.asarray(y, dtype=np.float64)
+        for i in range(len(self.actions)):
+            rows = idx == i
+            xs, ys = contexts[rows], y[rows]
+            self.n[i] = float(rows.sum())
+            self.xtx[i] = xs.T @ xs
+            self.xty[i] = xs.T @ ys
+            self.yty[i] = float(ys @ ys)
+            self._refactor(i)
+        self.removals_since_rebuild = 0
+
+    @property
+    def root(self) -> FloatArray:
+        """Cholesky factors R_a of Lambda_a^-1 (R R' = Lambda^-1), cached between updates."""
+        root = self._root
+        if root is None:
+            root = self._root = np.asarray(np.linalg.cholesky(self.cov), dtype=np.float64)
+        return root
+
+    # -- posterior at contexts ----------------------------------------------------------------
+
+    def predictive(self, contexts: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Posterior of the expected benefit x'beta_a at (n, d) contexts: Student-t
+        (mean (n, K), scale (n, K), dof (K,))."""
+        mean = contexts @ self.mu.T
+        if contexts.shape[0] == 1:
+            x = contexts[0]
+            quad = ((self.cov @ x) @ x)[None, :]
+        else:
+            quad = np.stack([((contexts @ c) * contexts).sum(axis=1) for c in self.cov], axis=1)
+        scale = np.sqrt(np.maximum(quad, 0.0) * (self.b_n / self.a_n))
+        return mean, scale, 2.0 * self.a_n
+
+    def draw_coefficients(
+        self, rng: np.random.Generator, n_draws: int, factors: FloatArray | None = None
+    ) -> npt.NDArray[np.float32]:
+        """Joint posterior draws of every action's coefficients, shape (K, d, n_draws).
+
+        `factors` (K, groups) are variance factors from `_variance_factors` (drawn when None);
+        draw s uses group s // (n_draws / groups). float32: a batch is memory-bound, and draws of
+        net values in cost units need nowhere near float64 precision to be compared.
+        """
+        k, d = self.mu.shape
+        if factors is None:
+            factors = _variance_factors(rng, self.a_n, _groups(n_draws))
+        sigma = np.sqrt(self.b_n[:, None] / self.a_n[:, None] * factors)
+        sigma = np.repeat(sigma, n_draws // factors.shape[1], axis=1)
+        z = rng.standard_normal((k, d, n_draws))
+        spread = np.matmul(self.root, z)
+        return (self.mu[:, :, None] + sigma[:, None, :] * spread).astype(np.float32)
+
+    def assess(
+        self,
+        contexts: FloatArray,
+        *,
+        costs: CostModel,
+        allowed: BoolArray,
+        reference: IntArray,
+        rng: np.random.Generator,
+        n_draws: int = 64,
+        min_samples: int = 20,
+        level: float = 0.9,
+        chunk: int = 1024,
+    ) -> Assessment:
+        """Thompson choice, propensity, net-value estimates and confidence at (n, d) contexts.
+
+        `allowed` is (n, K) (guards and acceptability applied), `reference` (n,) the index of the
+        rule's action per context (-1: none). `costs` must list the same actions in order.
+
+        Draws: per action, `groups` = 8 noise-variance draws (benefit and cost), each shared by
+        n_draws / 8 normal draws. The Thompson choice and the propensity use the full joint
+        draws; the confidence P(net_b >= net_r) is Rao-Blackwellised over the normal part: given
+        the variance draws, net_b - net_r is normal, so the estimate is the average over variance
+        draws of Phi((m_b - m_r) / sqrt(v_b + v_r)) - the same posterior probability as the
+        share of joint draws, with far less Monte Carlo noise (Casella & Robert 1996).
+        """
+        n, k = contexts.shape[0], len(self.actions)
+        if costs.actions != self.actions:
+            raise ValueError("cost model and bandit must list the same actions in the same order")
+        if n == 1:
+            return self._assess_one(
+                contexts[0], costs, allowed[0], int(reference[0]), rng, n_draws, min_samples, level
+            )
+        b_mean, b_scale, b_dof = self.predictive(contexts)
+        mean, low, high = net_value_interval(
+            b_mean, b_scale, b_dof, costs.mean, costs.scale, costs.dof, level=level
+        )
+        enough: BoolArray = np.greater_equal(self.n, min_samples)
+        groups = _groups(n_draws)
+        per_group = n_draws // groups
+        factors = _variance_factors(rng, np.concatenate([self.a_n, costs.dof / 2.0]), groups)
+        f_benefit, f_cost = factors[:k], factors[k:]
+        # Conditional variances of net value given the variance draws, (n, K, groups), are
+        # b_var * f_benefit + cost_var; float32 from here on (memory-bound, MC-level accuracy).
+        cost_var = ((costs.scale * costs.scale)[:, None] * f_cost).astype(np.float32)
+        b_var = (b_scale * b_scale).astype(np.float32)
+        f32 = f_benefit.astype(np.float32)
+        any_allowed: BoolArray = np.asarray(allowed.any(axis=1), dtype=bool)
+        safe_ref = np.maximum(reference, 0)
+        has_ref = (reference >= 0) & enough[safe_ref]
+        conf = np.zeros((n, k))
+        chosen = np.full(n, -1, dtype=np.intp)
+        share = np.zeros((n, k))
+        betas = self.draw_coefficients(rng, n_draws, f_benefit)
+        cost_sd = np.repeat(np.sqrt(cost_var), per_group, axis=1)
+        cost_draws = (costs.mean[:, None] + cost_sd * rng.standard_normal((k, n_draws))).astype(
+            np.float32
+        )
+        x32 = contexts.astype(np.float32)
+        flat_betas = np.ascontiguousarray(betas.transpose(1, 0, 2).reshape(self.dim, k * n_draws))
+        for start in range(0, n, chunk):
+            block = slice(start, min(start + chunk, n))
+            m = block.stop - block.start
+            local = np.arange(m)
+            ref = safe_ref[block]
+            # Confidence, Rao-Blackwellised (see above).
+            cond_var = b_var[block, :, None] * f32[None, :, :] + cost_var[None, :, :]
+            spread = np.sqrt(cond_var + cond_var[local, ref, :][:, None, :])
+            diff = (mean[block] - mean[block][local, ref][:, None]).astype(np.float32)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                prob = special.ndtr(diff[:, :, None] / spread).mean(axis=2)
+            prob[local, ref] = 1.0
+            conf[block] = np.where(has_ref[block][:, None] & enough[None, :], prob, 0.0)
+            # Thompson choice and propensity: a running argmax over actions, one contiguous
+            # (m, S) slice of net value draws per action.
+            ok = allowed[block]
+            # One (m, d) @ (d, K * S) product: a single wide GEMM is far cheaper than K narrow
+            # ones (or a broadcast matmul) when d is only 11.
+            net = (x32[block] @ flat_betas).reshape(m, k, n_draws)
+            best_val = np.full((m, n_draws), -np.inf, dtype=np.float32)
+            best = np.zeros((m, n_draws), dtype=np.intp)
+            for j in range(k):
+                value = net[:, j, :] - cost_draws[j]
+                if not ok[:, j].all():
+                    value[~ok[:, j]] = -np.inf
+                better = value > best_val
+                np.maximum(best_val, value, out=best_val)
+                best[better] = j
+            pick = rng.integers(n_draws, size=m)
+            chosen[block] = np.where(any_allowed[block], best[local, pick], -1)
+            flat = (local[:, None] * k + best).ravel()
+            share[block] = np.bincount(flat, minlength=m * k).reshape(m, k) / n_draws
+        share[~any_allowed] = 0.0
+        return Assessment(mean, low, high, chosen, share, conf, enough)
+
+    def _assess_one(
+        self,
+        x: FloatArray,
+        costs: CostModel,
+        allowed: BoolArray,
+        reference: int,
+        rng: np.random.Generator,
+        n_draws: int,
+        min_samples: int,
+        level: float,
+    ) -> Assessment:
+        """`assess` for one context: the same maths in as few numpy calls as possible (a test
+        checks it against the batch path's distribution)."""
+        k = len(self.actions)
+        groups = _groups(n_draws)
+        benefit_var = ((self.cov @ x) @ x) * (self.b_n / self.a_n)  # scale^2 of x'beta
+        cost_var = costs.scale * costs.scale
+        mean = self.mu @ x - costs.mean
+        dof = np.minimum(2.0 * self.a_n, costs.dof)
+        half = special.stdtrit(dof, 0.5 + level / 2.0) * np.sqrt(benefit_var + cost_var)
+        shapes = np.concatenate([self.a_n, costs.dof / 2.0])[:, None]
+        factors = shapes / rng.standard_gamma(shapes, size=(2 * k, groups))
+        scales = np.concatenate([benefit_var, cost_var])[:, None] * factors  # (2K, groups)
+        enough: BoolArray = np.greater_equal(self.n, min_samples)
+        conf = np.zeros((1, k))
+        if reference >= 0 and enough[reference]:
+            cond_var = scales[:k] + scales[k:]
+            spread = np.sqrt(cond_var + cond_var[reference])
+            prob = special.ndtr((mean - mean[reference])[:, None] / spread).mean(axis=1)
+            prob[reference] = 1.0
+            conf[0] = np.where(enough, prob, 0.0)
+        z = rng.standard_normal((2 * k, groups, n_draws // groups), dtype=np.float32)
+        noise = (np.sqrt(scales)[:, :, None] * z).reshape(2 * k, n_draws)
+        net = mean[:, None] + (noise[:k] - noise[k:])
+        chosen = np.full(1, -1, dtype=np.intp)
+        share = np.zeros((1, k))
+        if allowed.any():
+            best = np.where(allowed[:, None], net, -np.inf).argmax(axis=0)
+            share[0] = np.bincount(best, minlength=k) / n_draws
+            chosen[0] = best[rng.integers(n_draws)]
+        return Assessment(
+            mean[None, :],
+            (mean - half)[None, :],
+            (mean + half)[None, :],
+            chosen,
+            share,
+            conf,
+            enough,
+        )
