@@ -30,6 +30,7 @@ setup: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_policies
 	$(BIN)/python manage.py create_demo_users
+	$(BIN)/python manage.py demo_fleet
 
 run: setup
 	@echo "Starting web (http://127.0.0.1:8000), worker and beat — Ctrl-C stops all three."

@@ -195,6 +195,9 @@ HEARTBEAT_SECONDS = float(os.environ.get("SELFHEAL_HEARTBEAT_SECONDS", "30"))
 DISPATCH_SECONDS = float(os.environ.get("SELFHEAL_DISPATCH_SECONDS", "5"))
 EXPIRY_SECONDS = float(os.environ.get("SELFHEAL_EXPIRY_SECONDS", "30"))
 SWEEP_SECONDS = float(os.environ.get("SELFHEAL_SWEEP_SECONDS", "60"))
+# Demo mode: beat feeds the simulated demo pipelines (created by `manage.py demo_fleet`).
+DEMO_FEED_SECONDS = float(os.environ.get("SELFHEAL_DEMO_FEED_SECONDS", "10"))
+DEMO = env_bool("SELFHEAL_DEMO", default=not PRODUCTION)
 CELERY_BEAT_SCHEDULE = {
     # Proves the worker is alive and shows it on the dashboard; expires before the next one.
     "worker-heartbeat": {
@@ -219,6 +222,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": SWEEP_SECONDS * 0.9},
     },
 }
+if DEMO:
+    CELERY_BEAT_SCHEDULE["demo-feed"] = {
+        "task": "dashboard.tasks.demo_feed",
+        "schedule": timedelta(seconds=DEMO_FEED_SECONDS),
+        "options": {"expires": DEMO_FEED_SECONDS * 0.9},
+    }
 
 # --- REST API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

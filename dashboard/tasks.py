@@ -86,3 +86,11 @@ def sweep_lost_work() -> dict[str, int]:
 
     report = sweep()
     return {"checks": report.checks, "executions": report.executions}
+
+
+@shared_task(name="dashboard.tasks.demo_feed")
+def demo_feed() -> int:
+    """Beat (demo mode): the simulated demo pipelines push their next telemetry window."""
+    from dashboard.services.demo import demo_feed as feed
+
+    return feed()
