@@ -40,7 +40,10 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+        message = f"{CHROMIUM} is not installed (apt-get install chromium)"
+        if os.environ.get("SELFHEAL_REQUIRE_E2E") == "1":
+            pytest.fail(message + " and SELFHEAL_REQUIRE_E2E=1", pytrace=False)
+        pytest.skip(message)
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
