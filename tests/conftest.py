@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.benchmarks.processes import database_url
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_LIVE = os.environ.get("SELFHEAL_REQUIRE_LIVE") == "1"
 
@@ -65,17 +67,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         print("\nSELFHEAL_REQUIRE_LIVE=1 but no live test passed", file=sys.stderr)
 
 
-def test_database_url() -> str:
-    """A DATABASE_URL for child processes that points at the database this test run uses."""
-    from django.db import connection
-
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 class CeleryProcesses:
     """Real `celery worker` / `celery beat` child processes on the configured broker, each run
     on a queue of its own so that no other worker on the same broker takes its tasks."""
@@ -88,7 +79,7 @@ class CeleryProcesses:
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            DATABASE_URL=test_database_url(),
+            DATABASE_URL=database_url(),
             SELFHEAL_TASK_QUEUE=self.queue,
             PYTHONPATH=str(ROOT),
             **extra,

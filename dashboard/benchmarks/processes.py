@@ -17,6 +17,8 @@ ROOT = Path(settings.BASE_DIR)
 
 
 def database_url() -> str:
+    """A DATABASE_URL for child processes that points at the database this process uses (the
+    test database during tests)."""
     s = connection.settings_dict
     if connection.vendor == "sqlite":
         return f"sqlite:///{s['NAME']}"

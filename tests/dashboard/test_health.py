@@ -65,3 +65,15 @@ def test_it_serves_metrics_with_the_bearer_token(client, monkeypatch):
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token")
     assert response.status_code == 200
+
+
+def test_it_exports_fleet_gauges(client, monkeypatch):
+    monkeypatch.setenv("SELFHEAL_METRICS_TOKEN", "t0ken")
+    body = client.get("/metrics", HTTP_AUTHORIZATION="Bearer t0ken").content.decode()
+    for name in (
+        "selfheal_pipelines",
+        'selfheal_open_decisions{state="pending_approval"}',
+        "selfheal_check_lag_seconds",
+        "selfheal_oldest_pending_approval_seconds",
+    ):
+        assert name in body
