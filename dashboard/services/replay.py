@@ -65,14 +65,18 @@ class ReplayReport:
 
 
 def policy_replay(*, policy: Policy, last: int = 200, seed: int = 0) -> ReplayReport:
-    """Decide with `policy` on the last `last` health checks that had signals."""
+    """Decide with `policy` on the last `last` health checks with signals of the pipelines
+    that use this policy (by name)."""
     checks = list(
-        HealthCheck.objects.exclude(signals={})
+        HealthCheck.objects.filter(pipeline__policy_name=policy.name)
+        .exclude(signals={})
         .select_related("pipeline")
         .order_by("-slot", "-id")[:last]
     )
     controller = HybridController(policy, rng=np.random.default_rng(seed))
-    experiences = ExperienceRecord.objects.order_by("-id")[: policy.hybrid.memory_size]
+    experiences = ExperienceRecord.objects.filter(pipeline__policy_name=policy.name).order_by(
+        "-id"
+    )[: policy.hybrid.memory_size]
     for row in reversed(list(experiences)):
         if row.action in policy.actions:
             controller.learn(experience_of(row))
