@@ -33,10 +33,14 @@ from dashboard.models import (
     Verdict,
     WorkerHeartbeat,
 )
-from dashboard.services.engine import policy_of
+from dashboard.services.engine import PIPELINE_BULK_FIELDS, policy_of
 from selfheal.policy.model import Policy
 from selfheal.signals import detect_changes
 from selfheal.signals.names import SIGNAL_DOCS, SIGNAL_NAMES
+
+# A pipeline's reference profile and demo world can be hundreds of kilobytes of JSON; pages that
+# join the pipeline for its name never load them.
+_BULKY_PIPELINE = tuple(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS)
 
 
 def workers_recent() -> QuerySet[WorkerHeartbeat]:
@@ -174,10 +178,14 @@ FLEET_HEALTH_CHOICES = (*HealthStatus.values, "unchecked")
 def fleet_rows(*, search: str = "", health: str = "", autonomy: str = "") -> list[FleetRow]:
     """Every active pipeline with its latest health, open decisions and spend comparison."""
     latest = HealthCheck.objects.filter(pipeline=OuterRef("pk")).order_by("-slot", "-id")
-    pipelines = Pipeline.objects.filter(is_active=True).annotate(
-        health=Subquery(latest.values("status")[:1]),
-        pending=Count("decisions", filter=Q(decisions__state=DecisionState.PENDING_APPROVAL)),
-        open=Count("decisions", filter=Q(decisions__state__in=OPEN_DECISION_STATES)),
+    pipelines = (
+        Pipeline.objects.filter(is_active=True)
+        .defer(*PIPELINE_BULK_FIELDS)
+        .annotate(
+            health=Subquery(latest.values("status")[:1]),
+            pending=Count("decisions", filter=Q(decisions__state=DecisionState.PENDING_APPROVAL)),
+            open=Count("decisions", filter=Q(decisions__state__in=OPEN_DECISION_STATES)),
+        )
     )
     if search:
         pipelines = pipelines.filter(Q(name__icontains=search) | Q(description__icontains=search))
@@ -310,14 +318,22 @@ def queue_groups(entries: Sequence[QueueEntry], *, minimum: int = 2) -> list[Que
 
 def decisions_by_ids(ids: Sequence[int]) -> list[Decision]:
     """Full rows for `ids`, in that order."""
-    rows = Decision.objects.select_related("pipeline", "policy_version").in_bulk(list(ids))
+    rows = (
+        Decision.objects.select_related("pipeline", "policy_version")
+        .defer(*_BULKY_PIPELINE, "policy_version__text")
+        .in_bulk(list(ids))
+    )
     return [rows[pk] for pk in ids if pk in rows]
 
 
 def decision_for_page(pk: int) -> Decision:
-    return Decision.objects.select_related(
-        "pipeline", "policy_version", "health_check", "requested_by"
-    ).get(pk=pk)
+    return (
+        Decision.objects.select_related(
+            "pipeline", "policy_version", "health_check", "requested_by"
+        )
+        .defer(*_BULKY_PIPELINE)
+        .get(pk=pk)
+    )
 
 
 # --- What one decision knew --------------------------------------------------------------------
@@ -525,7 +541,11 @@ def experiences_filtered(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[ExperienceRecord]:
-    rows = ExperienceRecord.objects.select_related("pipeline").order_by("-created_at", "-id")
+    rows = (
+        ExperienceRecord.objects.select_related("pipeline")
+        .defer(*_BULKY_PIPELINE)
+        .order_by("-created_at", "-id")
+    )
     if pipeline:
         rows = rows.filter(pipeline__name=pipeline)
     if kind:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -13,9 +14,10 @@ from rest_framework.response import Response
 from dashboard.api import serializers as s
 from dashboard.api.acting import acting_user
 from dashboard.api.filters import DecisionFilter
-from dashboard.models import Decision
+from dashboard.models import Decision, Review
 from dashboard.roles import OPERATOR
 from dashboard.services import outcomes, reviews
+from dashboard.services.engine import PIPELINE_BULK_FIELDS
 
 
 def request_id(request: Request) -> str:
@@ -31,9 +33,12 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
         "override": OPERATOR,
         "outcome": OPERATOR,
     }
+    # The representation names the pipeline and the policy version: their big columns (the
+    # reference profile, the policy text) stay in the database.
     queryset = (
         Decision.objects.select_related("pipeline", "requested_by", "policy_version", "execution")
-        .prefetch_related("reviews__reviewer")
+        .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS), "policy_version__text")
+        .prefetch_related(Prefetch("reviews", queryset=Review.objects.select_related("reviewer")))
         .order_by("-created_at", "-id")
     )
 

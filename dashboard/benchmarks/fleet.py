@@ -3,11 +3,18 @@ approve endpoint under 20 concurrent clients through a real gunicorn server.
 
 It writes to the configured database (pipelines named `bench-<run>-<i>`, deleted afterwards unless
 `keep`); run it against a scratch database. Setup (references and windows) is not timed; the
-cycle is timed from the dispatch of every due check until every decision is stored.
+cycle is timed from the dispatch of every due check until every decision is stored. The cycle is
+a cold one: each worker parses every reference it meets for the first time.
+
+The approve clients are closed-loop (each sends its next request when the previous one answers),
+so latency is at least clients / throughput (Little's law) whatever a single request costs; the
+workers run the approved decisions meanwhile, on the same CPUs. Both phases report how busy the
+machine's CPUs were (all processes, from /proc/stat) to show whether they were the bottleneck.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -48,9 +55,31 @@ class FleetResult:
     approve_clients: int
     approve_requests: int
     approve_errors: int
+    approve_per_second: float
     approve_p50_ms: float
     approve_p95_ms: float
     approve_p99_ms: float
+    cpus: int
+    cycle_cpu_busy_pct: float
+    approve_cpu_busy_pct: float
+    worker_cpu_ms_per_check: float
+    server_cpu_ms_per_approve: float
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot; (0, 0) where /proc/stat does not exist."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def _busy_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[1] - before[1]
+    return round(100 * (after[0] - before[0]) / total, 1) if total > 0 else float("nan")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -82,6 +111,7 @@ def _setup(run: str, n: int, rng: np.random.Generator) -> list[int]:
             Pipeline(
                 name=f"bench-{run}-{i}",
                 reference_profile=reference,
+                reference_updated_at=timezone.now(),  # as pipeline_set_reference stamps it
                 check_interval_seconds=3600,
                 next_check_at=far_future,
                 model_trained_at=timezone.now() - timedelta(days=2),
@@ -125,9 +155,12 @@ def _wait_for_workers(names: list[str], timeout: float = 60) -> None:
 def _approve_all(base: str, token: str, ids: list[int], clients: int) -> tuple[list[float], int]:
     def approve(decision_id: int, session: requests.Session) -> tuple[float, bool]:
         start = time.perf_counter()
-        response = session.post(
-            f"{base}/api/v1/decisions/{decision_id}/approve/", json={}, timeout=30
-        )
+        try:
+            response = session.post(
+                f"{base}/api/v1/decisions/{decision_id}/approve/", json={}, timeout=30
+            )
+        except requests.RequestException:
+            return (time.perf_counter() - start) * 1000, False  # counted, not fatal
         return (time.perf_counter() - start) * 1000, response.status_code == 200
 
     sessions = [requests.Session() for _ in range(clients)]
@@ -176,6 +209,8 @@ def run_fleet_benchmark(
         _wait_for_workers([f"bench{i}@" for i in range(workers)])
         now = timezone.now()
         Pipeline.objects.filter(pk__in=ids).update(next_check_at=now - timedelta(seconds=1))
+        cycle_cpu = _cpu_ticks()
+        workers_cpu = procs.cpu_seconds()
         t0 = timezone.now()
         dispatched = checks_dispatch_due(now=t0, limit=pipelines + 10)
         say(f"dispatched {dispatched} checks to {workers} workers")
@@ -194,6 +229,9 @@ def run_fleet_benchmark(
                 f"only {len(created)} of {pipelines} decisions after {timeout} s; "
                 f"logs in {procs.folder}"
             )
+        cycle_cpu_busy = _busy_pct(cycle_cpu, _cpu_ticks())
+        # Includes the follow-up tasks (executions, notifications) run before the last decision.
+        workers_cpu = procs.cpu_seconds() - workers_cpu
         lags = [(c - t0).total_seconds() * 1000 for c in created]
         cycle = max(lags) / 1000
         say(f"cycle done: {pipelines} decisions in {cycle:.1f} s")
@@ -208,7 +246,14 @@ def run_fleet_benchmark(
             base, token, pending[: min(clients, len(pending))], clients
         )  # warm the server up
         rest = pending[min(clients, len(pending)) :]
+        approve_cpu = _cpu_ticks()
+        server_cpu = procs.cpu_seconds()
+        approve_started = time.perf_counter()
         latencies, errors = _approve_all(base, token, rest, clients)
+        approve_seconds = time.perf_counter() - approve_started
+        approve_cpu_busy = _busy_pct(approve_cpu, _cpu_ticks())
+        # gunicorn and the workers that execute the approved decisions meanwhile.
+        server_cpu = procs.cpu_seconds() - server_cpu
         say(f"approved {len(rest)} decisions with {clients} concurrent clients")
         return FleetResult(
             pipelines=pipelines,
@@ -225,9 +270,15 @@ def run_fleet_benchmark(
             approve_clients=clients,
             approve_requests=len(rest),
             approve_errors=errors,
+            approve_per_second=round(len(rest) / approve_seconds, 1) if rest else float("nan"),
             approve_p50_ms=round(percentile(latencies, 50), 1),
             approve_p95_ms=round(percentile(latencies, 95), 1),
             approve_p99_ms=round(percentile(latencies, 99), 1),
+            cpus=os.cpu_count() or 0,
+            cycle_cpu_busy_pct=cycle_cpu_busy,
+            approve_cpu_busy_pct=approve_cpu_busy,
+            worker_cpu_ms_per_check=round(1000 * workers_cpu / pipelines, 1),
+            server_cpu_ms_per_approve=round(1000 * server_cpu / len(rest), 1) if rest else 0.0,
         )
     finally:
         procs.stop()

@@ -35,7 +35,13 @@ class Processes:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "DATABASE_URL": database_url(), "SELFHEAL_TASK_QUEUE": self.queue}
+        # DEBUG off as in a deployment: with it on, Django keeps every SQL statement it runs.
+        return {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "SELFHEAL_TASK_QUEUE": self.queue,
+            "DEBUG": os.environ.get("BENCH_DEBUG", "false"),
+        }
 
     def _start(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
         log = (self.folder / f"{name}.log").open("wb")
@@ -83,10 +89,15 @@ class Processes:
                 "dashboard.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
+                # One process per core, threads to overlap database round trips.
                 "--workers",
-                "4",
+                os.environ.get("BENCH_WEB_WORKERS", "2"),
                 "--threads",
-                "2",
+                os.environ.get("BENCH_WEB_THREADS", "4"),
+                # The clients keep their connections; under load a reply can take longer than
+                # gunicorn's 2 s default keep-alive, which then drops the idle connection.
+                "--keep-alive",
+                "30",
                 "--log-level",
                 "warning",
             ],
@@ -100,6 +111,24 @@ class Processes:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not start; see {self.folder}/web.log")
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the live children and their own children
+        (gunicorn's workers); 0 where /proc does not exist. Unlike wall time, this does not
+        grow when other programs share the machine."""
+        ticks = 0
+        pending = [proc.pid for proc in self.procs if proc.poll() is None]
+        while pending:
+            pid = pending.pop()
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    pending.extend(int(c) for c in (task / "children").read_text().split())
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK") if ticks else 0.0
 
     def stop(self) -> None:
         for proc in self.procs:

@@ -30,14 +30,19 @@ from dashboard.models import (
     TelemetryWindow,
 )
 from dashboard.services.audit import Actor, actor_user, audit_record
-from dashboard.services.engine import active_version, controller_for, policy_of
+from dashboard.services.engine import (
+    PIPELINE_BULK_FIELDS,
+    active_version,
+    controller_for,
+    policy_of,
+    reference_of,
+)
 from dashboard.services.errors import TransitionConflict
 from dashboard.services.lifecycle import decision_create, decision_transition
 from selfheal.outcome import health_loss
 from selfheal.policy.model import ActionRecord
 from selfheal.policy.rules import evaluate_rules
 from selfheal.signals.metrics import Window, evaluate_window
-from selfheal.signals.profile import WindowProfile
 
 logger = logging.getLogger(__name__)
 RECENT_CHECKS = 10
@@ -93,9 +98,11 @@ def _window_of(row: TelemetryWindow) -> Window:
 def _signals(
     pipeline: Pipeline, window: TelemetryWindow | None, now: datetime
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    if window is None or pipeline.reference_profile is None:
+    if window is None:
         return {}, {}
-    reference = WindowProfile.from_dict(pipeline.reference_profile)
+    reference = reference_of(pipeline)
+    if reference is None:
+        return {}, {}
     evaluation = evaluate_window(
         reference,
         _window_of(window),
@@ -134,9 +141,15 @@ def _close_outcomes(pipeline: Pipeline, signals: dict[str, float], task_id: str)
     """Decisions whose action ran before this check get their outcome measured now."""
     from dashboard.services.outcomes import decision_record_outcome
 
-    waiting = Decision.objects.filter(
-        pipeline=pipeline, state=DecisionState.EXECUTING, execution__state=ExecutionState.SUCCEEDED
-    ).select_related("policy_version")
+    waiting = (
+        Decision.objects.filter(
+            pipeline=pipeline,
+            state=DecisionState.EXECUTING,
+            execution__state=ExecutionState.SUCCEEDED,
+        )
+        .select_related("policy_version")
+        .defer("policy_version__text")
+    )
     closed = 0
     for decision in waiting:
         policy = policy_of(decision.policy_version) if decision.policy_version else None
@@ -158,12 +171,20 @@ def health_check_run(
 ) -> HealthCheck | None:
     """Check `pipeline_id` for `slot` once; returns the check, or None if it already ran."""
     now = timezone.now()
-    pipeline = Pipeline.objects.filter(pk=pipeline_id, is_active=True).first()
+    # The reference is loaded (and parsed) only when this process has not cached it yet.
+    pipeline = (
+        Pipeline.objects.filter(pk=pipeline_id, is_active=True).defer(*PIPELINE_BULK_FIELDS).first()
+    )
     if pipeline is None or HealthCheck.objects.filter(pipeline_id=pipeline_id, slot=slot).exists():
         return None
-    previous = HealthCheck.objects.filter(pipeline=pipeline).order_by("-slot").first()
+    previous_window_id = (
+        HealthCheck.objects.filter(pipeline=pipeline)
+        .order_by("-slot")
+        .values_list("window_id", flat=True)
+        .first()
+    )
     window = pipeline.windows.order_by("-received_at", "-id").first()
-    if window is not None and previous is not None and previous.window_id == window.pk:
+    if window is not None and previous_window_id == window.pk:
         window = None  # nothing new since the previous check
     signals, details = _signals(pipeline, window, now)
     version = active_version(pipeline)
@@ -259,13 +280,16 @@ def decision_propose(
             policy_digest=policy.digest,
             requested_by=actor_user(requested_by),
         )
-        for older in Decision.objects.filter(
-            pipeline=pipeline, state=DecisionState.PENDING_APPROVAL
-        ).exclude(pk=decision.pk):
+        older_ids = (
+            Decision.objects.filter(pipeline=pipeline, state=DecisionState.PENDING_APPROVAL)
+            .exclude(pk=decision.pk)
+            .values_list("pk", flat=True)
+        )
+        for older_id in older_ids:
             # An operator may have acted on it in the meantime; their verdict stands.
             with contextlib.suppress(TransitionConflict):
                 decision_transition(
-                    decision_id=older.pk,
+                    decision_id=older_id,
                     to=DecisionState.SUPERSEDED,
                     actor="system:health-check",
                     audit_after={"by": decision.pk},
@@ -276,6 +300,7 @@ def decision_propose(
                 decision_id=decision.pk,
                 to=DecisionState.PENDING_APPROVAL,
                 actor="system:health-check",
+                locked=decision,  # created in this transaction: nobody else sees it yet
                 updates={
                     "expires_at": now + timedelta(minutes=policy.approval.expires_after_minutes)
                 },
@@ -290,6 +315,7 @@ def decision_propose(
                 to=DecisionState.APPROVED,
                 actor="system:health-check",
                 verb="decision.auto_approved",
+                locked=decision,
                 updates={"decided_at": now},
                 task_id=task_id,
             )
@@ -298,10 +324,15 @@ def decision_propose(
 
 
 def health_check_request(*, pipeline: Pipeline, user: Actor) -> datetime:
-    """`POST .../check/`: enqueue a check of `pipeline` now (its own slot, at this second)."""
+    """`POST .../check/`: enqueue a check of `pipeline` now (its own slot, at this millisecond).
+
+    Scheduled slots start on whole seconds; a requested slot never does, so a check requested
+    in the second a scheduled one ran is not mistaken for it and skipped.
+    """
     from dashboard.tasks import run_health_check
 
-    slot = timezone.now().replace(microsecond=0)
+    now = timezone.now()
+    slot = now.replace(microsecond=max(1000, now.microsecond // 1000 * 1000))
     user_id = getattr(actor_user(user), "pk", None)
     transaction.on_commit(lambda: run_health_check.delay(pipeline.pk, slot.isoformat(), user_id))
     return slot

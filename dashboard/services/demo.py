@@ -73,6 +73,8 @@ def demo_feed(*, now: datetime | None = None, rng: np.random.Generator | None = 
         with transaction.atomic():
             # Lock the world: the simulated executor may be applying an action to it right now.
             pipeline = Pipeline.objects.select_for_update().get(pk=pk)
+            if pipeline.demo_state is None:
+                continue
             world = DemoPipeline.from_dict(pipeline.demo_state)
             payload = world.next_window(now, generator)
             Pipeline.objects.filter(pk=pk).update(demo_state=world.to_dict())

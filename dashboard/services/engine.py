@@ -1,16 +1,26 @@
-"""The bridge to the engine: parsed policies and warm hybrid controllers, cached per process.
+"""The bridge to the engine: parsed policies, references and warm hybrid controllers, cached
+per process.
 
 Parsing a policy and rebuilding a bandit are cheap but not free; a worker deciding for a
 thousand pipelines a minute should do neither per decision. Policies are cached by digest (a
-version's text never changes). Controllers are cached per policy version and brought up to date
-with the experiences recorded since they were last refreshed, so every worker process learns from
-what every other process recorded.
+version's text never changes), so the text is read from the database only on a miss.
+Controllers are cached per policy version and brought up to date with the experiences recorded
+since they were last refreshed, so every worker process learns from what every other process
+recorded.
+
+A pipeline's reference profile is the largest value in the database (hundreds of kilobytes of
+JSON: decoding it costs more than computing the signals), and it changes only through
+`pipeline_set_reference`, which stamps `reference_updated_at`. So the parsed reference is cached
+per (pipeline id, reference_updated_at), and queries that do not need the big JSON columns of a
+pipeline defer them (`PIPELINE_BULK_FIELDS`).
 """
 
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 from django.db.models import QuerySet
@@ -20,23 +30,72 @@ from selfheal.hybrid import HybridController
 from selfheal.memory import Experience
 from selfheal.policy.loader import load_policy
 from selfheal.policy.model import Policy
+from selfheal.signals.profile import WindowProfile
+
+# Pipeline columns too big to load when only the name, executor or policy is needed.
+PIPELINE_BULK_FIELDS = ("reference_profile", "reference_metrics", "detector_state", "demo_state")
+# A parsed reference holds one float64 sample per column (at most 2,000 rows): 20 columns take
+# about 0.3 MB, so the cache tops out near 300 MB per process; a fleet larger than this misses.
+REFERENCE_CACHE_SIZE = 1024
+POLICY_CACHE_SIZE = 64
+
+_lock = threading.Lock()
+_policies: OrderedDict[tuple[str, str], Policy] = OrderedDict()
+_references: OrderedDict[tuple[int, datetime], WindowProfile] = OrderedDict()
 
 
-@lru_cache(maxsize=64)
-def _parse(digest: str, text: str, name: str) -> Policy:
-    return load_policy(text, name=name)
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any, size: int) -> None:
+    with _lock:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > size:
+            cache.popitem(last=False)
 
 
 def policy_of(version: PolicyVersion) -> Policy:
-    """The engine's `Policy` for a stored version."""
-    return _parse(version.digest, version.text, version.name)
+    """The engine's `Policy` for a stored version (its text may be deferred: it is read only
+    the first time this process meets the digest)."""
+    key = (version.digest, version.name)
+    policy = _policies.get(key)
+    if policy is None:
+        policy = load_policy(version.text, name=version.name)
+        _remember(_policies, key, policy, POLICY_CACHE_SIZE)
+    return policy
 
 
 def active_version(pipeline: Pipeline) -> PolicyVersion | None:
-    return PolicyVersion.objects.filter(name=pipeline.policy_name, is_active=True).first()
+    """The active version of the pipeline's policy, without its text (see `policy_of`)."""
+    return (
+        PolicyVersion.objects.filter(name=pipeline.policy_name, is_active=True)
+        .defer("text")
+        .first()
+    )
 
 
-_lock = threading.Lock()
+def reference_of(pipeline: Pipeline) -> WindowProfile | None:
+    """The pipeline's parsed reference profile, or None when it has none.
+
+    `pipeline` may have `reference_profile` deferred: it is loaded only when this process has
+    not parsed the reference stamped `reference_updated_at` yet. A reference without a stamp
+    (written around `pipeline_set_reference`) is parsed every time.
+    """
+    stamp = pipeline.reference_updated_at
+    key = (pipeline.pk, stamp) if stamp is not None else None
+    if key is not None and (cached := _references.get(key)) is not None:
+        with _lock:
+            _references.move_to_end(key)
+        return cached
+    document = (
+        Pipeline.objects.filter(pk=pipeline.pk).values_list("reference_profile", flat=True).first()
+        if "reference_profile" in pipeline.get_deferred_fields()
+        else pipeline.reference_profile
+    )
+    if document is None:
+        return None
+    reference = WindowProfile.from_dict(document)
+    if key is not None:
+        _remember(_references, key, reference, REFERENCE_CACHE_SIZE)
+    return reference
 
 
 class _Warm:
@@ -96,6 +155,7 @@ def controller_for(version: PolicyVersion) -> HybridController:
 
 
 def controllers_forget() -> None:
-    """Drop every cached controller (tests; after bulk deletions)."""
+    """Drop every cached controller and reference (tests; after bulk deletions)."""
     with _lock:
         _controllers.clear()
+        _references.clear()

@@ -23,8 +23,9 @@ from dashboard.executors import (
     TransientExecutorError,
     get_executor,
 )
-from dashboard.models import Decision, DecisionState, Execution, ExecutionState
+from dashboard.models import Decision, DecisionState, Execution, ExecutionState, Pipeline
 from dashboard.services.audit import audit_record
+from dashboard.services.engine import PIPELINE_BULK_FIELDS
 from dashboard.services.lifecycle import decision_transition
 
 logger = logging.getLogger(__name__)
@@ -35,9 +36,17 @@ def execution_enqueue(*, decision: Decision) -> Execution:
     """Create the decision's Execution and send the task after the surrounding commit."""
     from dashboard.tasks import execute_decision
 
+    # Callers usually hold the pipeline already (without its big JSON columns); if not, read
+    # just the one column rather than the whole row.
+    executor = (
+        decision.pipeline.executor
+        if Decision.pipeline.is_cached(decision)
+        else Pipeline.objects.filter(pk=decision.pipeline_id)
+        .values_list("executor", flat=True)
+        .get()
+    )
     execution, _ = Execution.objects.get_or_create(
-        decision=decision,
-        defaults={"action": decision.action, "executor": decision.pipeline.executor},
+        decision=decision, defaults={"action": decision.action, "executor": executor}
     )
     decision_id = decision.pk
     transaction.on_commit(lambda: execute_decision.delay(decision_id))
@@ -56,6 +65,7 @@ def _claim(decision_id: int, task_id: str) -> Execution | None:
                 to=DecisionState.EXECUTING,
                 actor="system:worker",
                 task_id=task_id,
+                locked=decision,
             )
         elif decision.state != DecisionState.EXECUTING:
             return None
@@ -65,10 +75,15 @@ def _claim(decision_id: int, task_id: str) -> Execution | None:
             ExecutionState.FAILED,
         ):
             return None
-        Execution.objects.filter(pk=execution.pk).update(
-            state=ExecutionState.RUNNING, attempts=execution.attempts + 1, started_at=timezone.now()
-        )
-        execution.refresh_from_db()
+        # Nobody else claims while this transaction holds the decision's lock.
+        running = {
+            "state": ExecutionState.RUNNING,
+            "attempts": execution.attempts + 1,
+            "started_at": timezone.now(),
+        }
+        Execution.objects.filter(pk=execution.pk).update(**running)
+        for name, value in running.items():
+            setattr(execution, name, value)
         return execution
 
 
@@ -80,7 +95,11 @@ def execution_run(*, decision_id: int, task_id: str = "") -> str:
     execution = _claim(decision_id, task_id)
     if execution is None:
         return "nothing to run"
-    decision = Decision.objects.select_related("pipeline").get(pk=decision_id)
+    decision = (
+        Decision.objects.select_related("pipeline")
+        .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS))
+        .get(pk=decision_id)
+    )
     request = ExecutionRequest(
         idempotency_key=str(execution.id),
         decision_id=decision_id,

@@ -52,11 +52,16 @@ def decision_transition(
     request_id: str = "",
     task_id: str = "",
     from_states: frozenset[str] | None = None,
+    locked: Decision | None = None,
 ) -> Decision:
     """Move a decision to `to` if it is in one of the allowed source states; audit it.
 
     Must run inside `transaction.atomic()` when the caller writes more rows that belong to the
     same change (reviews, experiences); opens its own otherwise.
+
+    `locked` is the decision as the caller's transaction already holds it — read with
+    `select_for_update`, or created in that transaction — so nobody else can change the row
+    in between: it is updated in place and returned instead of being read twice more.
     """
     sources = from_states if from_states is not None else ALLOWED[to]
     fields = dict(updates or {})
@@ -64,7 +69,13 @@ def decision_transition(
     if to in TERMINAL:
         fields.setdefault("finished_at", timezone.now())
     with transaction.atomic():
-        current = Decision.objects.filter(pk=decision_id).values_list("state", flat=True).first()
+        if locked is not None and locked.pk != decision_id:
+            raise ValueError(f"locked is decision #{locked.pk}, not #{decision_id}")
+        current = (
+            locked.state
+            if locked is not None
+            else Decision.objects.filter(pk=decision_id).values_list("state", flat=True).first()
+        )
         if current is None:
             raise Decision.DoesNotExist(f"decision {decision_id} does not exist")
         # The UPDATE is conditional on the state just read: if another transaction moved the
@@ -81,7 +92,12 @@ def decision_transition(
                 f"moved to {to.replace('_', ' ')}",
                 current_state=now_state,
             )
-        decision = Decision.objects.get(pk=decision_id)
+        if locked is not None:
+            decision = locked
+            for name, value in fields.items():
+                setattr(decision, name, value)
+        else:
+            decision = Decision.objects.get(pk=decision_id)
         audit_record(
             actor=actor,
             verb=verb or f"decision.{to}",

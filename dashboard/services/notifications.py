@@ -14,8 +14,19 @@ from django.core.mail import send_mail
 from django.urls import reverse
 
 from dashboard.models import Decision
+from dashboard.services.engine import PIPELINE_BULK_FIELDS
 
 logger = logging.getLogger(__name__)
+
+
+def _decision(decision_id: int) -> Decision | None:
+    # The pipeline's reference profile can be hundreds of kilobytes: leave it in the database.
+    return (
+        Decision.objects.select_related("pipeline")
+        .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS))
+        .filter(pk=decision_id)
+        .first()
+    )
 
 
 def _link(path: str) -> str:
@@ -42,7 +53,7 @@ def _send(decision: Decision, subject: str, text: str) -> list[str]:
 
 def notify_review_needed(*, decision_id: int) -> list[str]:
     """Announce a pending decision to the pipeline's channels; returns the channels used."""
-    decision = Decision.objects.select_related("pipeline").filter(pk=decision_id).first()
+    decision = _decision(decision_id)
     if decision is None:
         return []
     reasons = "; ".join(decision.approval_reasons) or "the policy asks for a review"
@@ -55,7 +66,7 @@ def notify_review_needed(*, decision_id: int) -> list[str]:
 
 
 def notify_failure(*, decision_id: int) -> list[str]:
-    decision = Decision.objects.select_related("pipeline").filter(pk=decision_id).first()
+    decision = _decision(decision_id)
     if decision is None:
         return []
     error = (decision.outcome or {}).get("error", "")

@@ -22,8 +22,8 @@ from dashboard.services.lifecycle import decision_transition
 from selfheal.outcome import outcome_from_signals
 
 
-def _experience_kind(decision: Decision) -> str:
-    if decision.reviews.filter(verdict=Verdict.OVERRIDE).exists():
+def _experience_kind(verdicts: set[str]) -> str:
+    if Verdict.OVERRIDE in verdicts:
         return ExperienceKind.OVERRIDE_OUTCOME
     return ExperienceKind.OUTCOME
 
@@ -49,7 +49,11 @@ def decision_record_outcome(
     """
     from dashboard.services.autonomy import autonomy_revisit
 
-    decision = Decision.objects.select_related("policy_version", "pipeline").get(pk=decision_id)
+    decision = (
+        Decision.objects.select_related("policy_version")
+        .defer("policy_version__text")
+        .get(pk=decision_id)
+    )
     policy = policy_of(decision.policy_version) if decision.policy_version else None
     if (
         policy is not None
@@ -90,7 +94,8 @@ def decision_record_outcome(
             task_id=task_id,
             from_states=frozenset({DecisionState.EXECUTING}),
         )
-        kind = _experience_kind(decision)
+        verdicts = set(decision.reviews.values_list("verdict", flat=True))
+        kind = _experience_kind(verdicts)
         ExperienceRecord.objects.create(
             pipeline_id=decision.pipeline_id,
             decision=decision,
@@ -102,7 +107,7 @@ def decision_record_outcome(
             cost=cost,
             propensity=decision.propensity if kind == ExperienceKind.OUTCOME else None,
             evaluable=kind == ExperienceKind.OUTCOME and decision.propensity is not None,
-            approved=decision.reviews.exists(),
+            approved=bool(verdicts),
             policy_digest=decision.policy_digest,
             actor=user if isinstance(user, User) else None,
             actor_label=user.get_username() if user else str(actor or "system"),

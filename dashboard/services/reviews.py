@@ -23,27 +23,33 @@ from dashboard.models import (
 )
 from dashboard.roles import OPERATOR, has_role
 from dashboard.services.audit import audit_record
+from dashboard.services.engine import PIPELINE_BULK_FIELDS
 from dashboard.services.errors import InvalidInput, NotAllowed, TransitionConflict
 from dashboard.services.lifecycle import decision_transition
 
 MAX_COMMENT = 2000
 
 
-def _check_reviewer(decision: Decision, user: User) -> None:
+def _check_reviewer(decision: Decision, user: User) -> int:
+    """Refuse `user` as a reviewer of `decision`; returns how many approvals it already has."""
     if not has_role(user, OPERATOR):
         raise NotAllowed("only operators can review decisions")
     if decision.requested_by_id is not None and decision.requested_by_id == user.pk:
         raise NotAllowed("four-eyes: you requested this decision, so someone else must review it")
-    if decision.reviews.filter(reviewer=user).exists():
+    earlier = list(decision.reviews.values_list("reviewer_id", "verdict"))
+    if any(reviewer_id == user.pk for reviewer_id, _ in earlier):
         raise NotAllowed("four-eyes: you already approved this decision; a second operator must")
+    return sum(1 for _, verdict in earlier if verdict == Verdict.APPROVE)
 
 
 def _pending(decision_id: int) -> Decision:
     # Lock the row so that concurrent reviewers of a four-eyes decision count each other's
     # approvals (PostgreSQL); SQLite's IMMEDIATE transactions already serialise writers.
+    # Reviews are only written under this lock, so what the reviewer check reads stays true.
     decision = (
         Decision.objects.select_for_update(of=("self",))
         .select_related("pipeline")
+        .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS))
         .get(pk=decision_id)
     )
     if decision.state != DecisionState.PENDING_APPROVAL:
@@ -74,7 +80,7 @@ def decision_approve(
     comment = _clean_comment(comment, required=False)
     with transaction.atomic():
         decision = _pending(decision_id)
-        _check_reviewer(decision, user)
+        approvals = _check_reviewer(decision, user) + 1
         Review.objects.create(
             decision=decision,
             reviewer=user,
@@ -82,7 +88,6 @@ def decision_approve(
             comment=comment,
             chosen_action=decision.action,
         )
-        approvals = decision.reviews.filter(verdict=Verdict.APPROVE).count()
         if approvals < decision.approvals_required:
             audit_record(
                 actor=user,
@@ -101,6 +106,7 @@ def decision_approve(
             audit_after={"action": decision.action, "approvals": approvals},
             request_id=request_id,
             from_states=frozenset({DecisionState.PENDING_APPROVAL}),
+            locked=decision,
         )
         execution_enqueue(decision=decision)
     return decision
@@ -128,6 +134,7 @@ def decision_reject(
             updates={"decided_at": timezone.now()},
             audit_after={"comment": comment},
             request_id=request_id,
+            locked=decision,
         )
         ExperienceRecord.objects.create(
             pipeline_id=decision.pipeline_id,
@@ -184,6 +191,7 @@ def decision_override(
             audit_after={"action": action, "proposed_action": decision.proposed_action},
             request_id=request_id,
             from_states=frozenset({DecisionState.PENDING_APPROVAL}),
+            locked=decision,
         )
         execution_enqueue(decision=decision)
     return decision
