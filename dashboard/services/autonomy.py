@@ -42,8 +42,12 @@ def autonomy_revisit(*, pipeline_id: int, actor: Actor = "system:autonomy") -> P
             settings=settings,
         )
         if level == pipeline.autonomy_level:
-            if reason != pipeline.autonomy_reason:
-                Pipeline.objects.filter(pk=pipeline.pk).update(autonomy_reason=reason[:300])
+            updates: dict[str, object] = {"autonomy_reason": reason[:300]}
+            if failures:
+                # Already at the lowest level: the failure restarts the count, otherwise it
+                # would block promotion for ever.
+                updates["autonomy_changed_at"] = timezone.now()
+            Pipeline.objects.filter(pk=pipeline.pk).update(**updates)
             return pipeline
         before = pipeline.autonomy_level
         Pipeline.objects.filter(pk=pipeline.pk).update(

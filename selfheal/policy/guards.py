@@ -65,9 +65,12 @@ def _check(
     history: Sequence[ActionRecord],
 ) -> dict[str, str]:
     """The actions this guard masks now, each with the reason (without the guard's name)."""
-    period = timedelta(minutes=guard.period_minutes)
-    since = now - period
-    period_text = f"the last {format_duration(guard.period_minutes)}"
+    if not history and (
+        guard.kind == "cooldown"
+        or (guard.kind in ("budget", "max_attempts") and guard.max_count > 0)
+    ):
+        return {}  # no past action (the common case): nothing to count, nothing masked
+    since = now - timedelta(minutes=guard.period_minutes)
     listed = set(guard.actions)
 
     if guard.kind == "forbid":
@@ -86,7 +89,9 @@ def _check(
         count = sum(1 for r in history if r.action in listed and r.at > since)
         if count < guard.max_count:
             return {}
-        reason = f"{count} of {_or(guard.actions)} in {period_text} (at most {guard.max_count})"
+        reason = (
+            f"{count} of {_or(guard.actions)} in {_period_text(guard)} (at most {guard.max_count})"
+        )
         return dict.fromkeys(guard.actions, reason)
 
     if guard.kind == "cooldown":
@@ -116,7 +121,7 @@ def _check(
             streak += 1
         if streak < guard.max_count:
             return {}
-        window = f" in {period_text}" if guard.period_minutes > 0 else ""
+        window = f" in {_period_text(guard)}" if guard.period_minutes > 0 else ""
         reason = (
             f"{streak} attempts of {_or(guard.actions)} without a success{window} "
             f"(at most {guard.max_count})"
@@ -133,12 +138,17 @@ def _check(
             cost = spec.cost if spec is not None else 0.0
             if spent + cost > guard.max_cost:
                 masked[action] = (
-                    f"spent {format_number(spent)} in {period_text}, {action} costs "
+                    f"spent {format_number(spent)} in {_period_text(guard)}, {action} costs "
                     f"{format_number(cost)}, budget {format_number(guard.max_cost)}"
                 )
         return masked
 
     return {}
+
+
+def _period_text(guard: Guard) -> str:
+    # Formatted only for a reason actually given: masked_actions runs at every decision.
+    return f"the last {format_duration(guard.period_minutes)}"
 
 
 def _or(actions: Sequence[str]) -> str:

@@ -36,6 +36,7 @@ discrete KS statistic). ``alpha`` defaults to 0.01 because checks repeat.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -227,8 +228,8 @@ def check_drift(
 
     p_values = _p_values(comparisons, ref_side, cur_side, ks_method)
     adjusted = adjust_p_values(p_values, method=correction)
-    psi_thresholds = np.array([c.psi_scale for c in comparisons]) * stats.chi2.ppf(
-        psi_quantile, np.array([max(c.reference_bins - 1, 1) for c in comparisons])
+    psi_thresholds = np.array([c.psi_scale for c in comparisons]) * _chi2_quantiles(
+        psi_quantile, tuple(max(c.reference_bins - 1, 1) for c in comparisons)
     )
 
     results: dict[str, FeatureDrift] = {}
@@ -691,6 +692,14 @@ def _calibrated_value(comp: _Comparison, statistic: CalibratedStatistic) -> floa
     if statistic == "wasserstein":
         return comp.wasserstein
     return comp.statistic
+
+
+@functools.lru_cache(maxsize=256)
+def _chi2_quantiles(q: float, dofs: tuple[int, ...]) -> FloatArray:
+    """``stats.chi2.ppf(q, dofs)``, cached: a monitor checks the same table shape every time."""
+    quantiles = np.asarray(stats.chi2.ppf(q, np.array(dofs)), dtype=np.float64)
+    quantiles.flags.writeable = False
+    return quantiles
 
 
 def _kl_bits(p: FloatArray, q: FloatArray) -> float:

@@ -2,7 +2,7 @@
 
 * ``scenario``: committed YAML scenarios (``policies/scenarios/``) -> validated ``Scenario``;
 * ``world``: latent pipeline state, exact expected values of every action, telemetry whose
-  signals come from the real detectors (``selfheal.signals.evaluate_window``);
+  signals come from the real detectors (``selfheal.signals`` detectors ``evaluate_window`` runs);
 * ``operator``: the simulated operator (accuracy, delay, absence);
 * ``policies`` / ``runner``: the compared policies and the control loop against ground truth;
 * ``bench`` / ``report`` / ``__main__``: ``python -m selfheal.sim bench --scenario FILE

@@ -5,9 +5,12 @@ a uniformly random guard-allowed action otherwise; its propensities are exact) r
 and logs every decision: signals, action, propensity and the realised one-step reward (value the
 action's successful fixes save over the horizon, minus its realised cost; its expectation is the
 world's exact ``action_values``). The target is the hybrid controller as it stands after its own
-run on the same seed, frozen: its action probabilities pi(a | x_i) at each logged context are
-estimated from ``n_samples`` decisions per context (``HybridController.decide_batch`` on the
-context repeated, with the logged history and recent windows, so guards apply as logged).
+run on the same seed, frozen: its action probabilities pi(a | x_i) at each logged context come
+from one ``HybridController.decide_batch`` on the context repeated ``n_samples`` times (with the
+logged history and recent windows, so guards apply as logged; the rows share one set of
+posterior draws): the mean of its ``DecisionBatch.probabilities``, the probability of each action
+given those draws. That is the expectation of the frequencies of the ``n_samples`` sampled
+decisions, without their sampling noise.
 
 ``selfheal.ope.estimate_policy_value`` then gives IPS, SNIPS and DR (reward model: one ridge
 regression per action on the logged rows' context features), and the truth is exact:
@@ -44,9 +47,8 @@ class OffPolicyCheck:
 def target_probabilities(
     controller: HybridController, world: World, log: list[LogRow], *, n_samples: int, seed: int
 ) -> np.ndarray:
-    """(n, A) empirical action probabilities of the frozen `controller` at the logged rows."""
-    k = len(controller.actions)
-    probs = np.zeros((len(log), k))
+    """(n, A) action probabilities of the frozen `controller` at the logged rows."""
+    probs = np.zeros((len(log), len(controller.actions)))
     rng = np.random.default_rng([seed, 99])
     order = [controller.index[a] for a in world.actions]
     for i, row in enumerate(log):
@@ -59,8 +61,7 @@ def target_probabilities(
             autonomy="autonomous",
             rng=rng,
         )
-        counts = np.bincount(batch.actions, minlength=k).astype(np.float64)
-        probs[i] = counts[order] / n_samples
+        probs[i] = batch.probabilities.mean(axis=0)[order]
     return probs
 
 

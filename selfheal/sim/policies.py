@@ -15,6 +15,11 @@ choice among guard-allowed actions: exploration share 1, executed without approv
 ``hybrid@<threshold>`` (the shipped hybrid with ``confidence_threshold`` swept). Rules-only and
 the hybrids go through the approval gate and the simulated operator, with progressive autonomy.
 
+``hybrid@0.8+explore0.1`` is **not** a shipped setting: the shipped hybrid with
+``hybrid.exploration`` 0.1 instead of 0, a labelled extra variant that shows what the adaptive
+layer does once it gathers evidence on actions the rules never pick (the shipped defaults are
+unchanged; the targets are stated for the shipped hybrid).
+
 ``oracle`` knows the events: it takes the guard-allowed action with the highest exact expected
 net value (``World.action_values``), so its regret is zero by definition.
 ``randomised`` is the logging policy of the off-policy check: the rule's action with
@@ -53,6 +58,8 @@ class PolicySpec:
     them as they are)."""
     epsilon: float = 0.3
     """``randomised`` only: share of uniformly random decisions."""
+    exploration: float | None = None
+    """Hybrid variants only: ``hybrid.exploration`` instead of the shipped policy's."""
 
     def engine_policy(self, policy: Policy) -> Policy:
         """The shipped policy with this spec's hybrid settings."""
@@ -63,7 +70,13 @@ class PolicySpec:
             settings = replace(settings, exploration=1.0)
         else:
             settings = replace(settings, confidence_threshold=self.confidence_threshold)
+            if self.exploration is not None:
+                settings = replace(settings, exploration=self.exploration)
         return replace(policy, hybrid=HybridSettings(**settings.__dict__))
+
+
+EXPLORING_VARIANT = "hybrid@0.8+explore0.1"
+"""The labelled non-shipped variant: the shipped hybrid with exploration 0.1."""
 
 
 def hybrid_name(threshold: float) -> str:
@@ -81,5 +94,6 @@ def standard_policies(thresholds: tuple[float, ...]) -> list[PolicySpec]:
         PolicySpec("adaptive_only", "engine", adaptive_only=True, operator=False),
     ]
     specs += [PolicySpec(hybrid_name(t), "engine", confidence_threshold=t) for t in thresholds]
+    specs.append(PolicySpec(EXPLORING_VARIANT, "engine", confidence_threshold=0.8, exploration=0.1))
     specs.append(PolicySpec("oracle", "oracle"))
     return specs

@@ -54,7 +54,7 @@ class Request:
 
 @dataclass
 class Pending:
-    """An executed action whose outcome the next check measures."""
+    """An executed action whose outcome a later check measures (see `_Episode._measure`)."""
 
     action: str
     signals: dict[str, float]
@@ -63,6 +63,8 @@ class Pending:
     kind: str
     approved: bool
     tick: int
+    due: int
+    """First check at which the action has finished (``tick`` + its time to effect)."""
 
 
 @dataclass
@@ -183,7 +185,7 @@ class _Episode:
         self.history: list[list[ActionRecord]] = [[] for _ in range(p)]
         self.recent: list[deque[dict[str, float]]] = [deque(maxlen=4) for _ in range(p)]
         self.requests: list[Request | None] = [None] * p
-        self.pending: list[Pending | None] = [None] * p
+        self.pending: list[list[Pending]] = [[] for _ in range(p)]
         self.autonomy = [Autonomy(self.policy.autonomy.initial) for _ in range(p)]
         self.ttl = max(
             1, math.ceil(self.policy.approval.expires_after_minutes / self.fleet.tick_minutes)
@@ -191,6 +193,9 @@ class _Episode:
         self.review_cost = scenario.costs.review_minutes * scenario.costs.operator_per_minute
         self.last_retrain = [-(10**9)] * p
         self.current: dict[str, float] = {}
+        self.history_changes = 0
+        self.masked_now: tuple[int, int, int, dict[str, str]] | None = None
+        """(pipeline, tick, history_changes, guard-masked actions) of the current check."""
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -234,6 +239,7 @@ class _Episode:
         masked = masked_actions(
             self.policy, signals, now=self.world.now(tick), history=self.history[p]
         )
+        self.masked_now = (p, tick, self.history_changes, masked)
         return np.array([a not in masked for a in self.actions])
 
     # -- deciding ---------------------------------------------------------------------------
@@ -457,10 +463,15 @@ class _Episode:
     ) -> str:
         state = self.states[p]
         if self.spec.kind in ("engine", "randomised", "oracle") and action != "none":
-            # Guards are checked against the signals of the check at which the action runs.
-            masked = masked_actions(
-                self.policy, self.current, now=self.world.now(tick), history=self.history[p]
-            )
+            # Guards are checked against the signals of the check at which the action runs
+            # (those of `_allowed` unless the history changed since).
+            cached = self.masked_now
+            if cached is not None and cached[:3] == (p, tick, self.history_changes):
+                masked = cached[3]
+            else:
+                masked = masked_actions(
+                    self.policy, self.current, now=self.world.now(tick), history=self.history[p]
+                )
             if action in masked:
                 return "none"  # the executor re-checks the guards and refuses
         cost, _ = self.world.execute(state, action, tick)
@@ -486,16 +497,34 @@ class _Episode:
                 self.last_retrain[p] = tick
         horizon = tick - HISTORY_TICKS
         self.history[p] = [r for r in self.history[p] if r.at > self.world.now(horizon)]
-        self.pending[p] = Pending(action, signals, cost, propensity, kind, approved, tick)
+        self.history_changes += 1
+        due = tick + max(1, self.world.scenario.actions[action].delay_ticks)
+        self.pending[p].append(
+            Pending(action, signals, cost, propensity, kind, approved, tick, due)
+        )
 
     def _measure(self, p: int, signals: dict[str, float], tick: int) -> None:
-        """Outcome of the previous action, measured from the signals of this check."""
-        pending = self.pending[p]
-        if pending is None:
+        """Outcomes of earlier actions that have finished, measured from this check's signals.
+
+        As the control plane does (``dashboard.services.checks``: a decision's outcome is measured
+        at the first health check after its execution succeeded), an action is measured at the
+        first check at or after its time to effect, not while it is still running: a human's
+        escalation (three checks here) is judged once the investigation is done.
+        """
+        waiting = self.pending[p]
+        if not waiting:
             return
-        self.pending[p] = None
+        due = [pending for pending in waiting if pending.due <= tick]
+        if not due:
+            return
+        self.pending[p] = [pending for pending in waiting if pending.due > tick]
         if self.controller is None:
             return
+        for pending in due:
+            self._measure_one(p, pending, signals)
+
+    def _measure_one(self, p: int, pending: Pending, signals: dict[str, float]) -> None:
+        assert self.controller is not None
         outcome = outcome_from_signals(
             self.policy,
             action=pending.action,
@@ -523,6 +552,7 @@ class _Episode:
                     self.history[p][i] = ActionRecord(
                         record.action, record.at, record.cost, outcome.success
                     )
+                    self.history_changes += 1
                     break
             if not outcome.success and self.spec.operator:
                 self.autonomy[p].failures += 1

@@ -19,9 +19,10 @@ and it emits **telemetry** the way a production pipeline would: ``rows`` feature
 ``features`` columns of which the first ``important`` drive the model), the model's scores,
 request latencies, request and error counts, infrastructure failures, CPU and memory utilisation,
 and, for a share of windows, the accuracy measured on labels that arrived ``label_delay_ticks``
-late. The engine turns that into signals: ``signals_at`` calls the real
-``selfheal.signals.evaluate_window`` against a ``profile_window`` reference, so detector noise
-(false alarms, missed drift) reaches the policies as it would in production.
+late. The engine turns that into signals: ``signals_at`` computes what the real
+``selfheal.signals.evaluate_window`` computes against a ``profile_window`` reference, through the
+same public detector functions with the same defaults, so detector noise (false alarms, missed
+drift) reaches the policies as it would in production.
 
 Common random numbers and speed. The event schedule is drawn from a per-seed stream before any
 policy runs; everything drawn at a tick (which base window, request counts, label arrival, the
@@ -29,11 +30,12 @@ success of an action, the operator's answer) comes from a stream keyed by (seed,
 purpose), so every policy sees the same events and the same noise, and differs only where its
 actions changed the latent state. Feature rows are a per-seed pool of ``base_windows`` standard
 windows transformed deterministically by the latent state (shift, corruption, score offset,
-latency factor), so the expensive part of ``evaluate_window`` (drift tests, anomaly rate,
-prediction drift, latency ratio) is cached per (base window, state) and shared by all policies of
-a seed; the cheap per-tick parts (performance drop, error rate, staleness, infrastructure
-failures, resource pressure) go through the same public functions ``evaluate_window`` uses
-(``selfheal.signals.metrics``). Because tests are translation invariant, the reference is
+latency factor), so each expensive detector is cached by the part of the state it reads and
+shared by all policies of a seed: feature drift (``check_drift``) and the anomaly rate per (base
+window, shift, corruption), prediction drift per those and the score offset, the latency ratio
+per (base window, latency factor); the cheap per-tick parts (performance drop, error rate,
+staleness, infrastructure failures, resource pressure) are computed at every check.
+Because tests are translation invariant, the reference is
 profiled once and windows carry the shift *relative* to the model's training data.
 """
 
@@ -49,11 +51,14 @@ import numpy as np
 import numpy.typing as npt
 
 from selfheal.signals import (
-    Window,
+    SIGNAL_NAMES,
     WindowProfile,
+    anomaly_rate,
+    check_drift,
     error_rate,
-    evaluate_window,
+    latency_ratio,
     performance_drop,
+    prediction_drift,
     profile_window,
     resource_pressure,
     staleness_days,
@@ -207,9 +212,18 @@ class PipelineState:
     fixed_at: dict[int, int] = field(default_factory=dict)
     """Event id -> first tick at which its fix is in effect."""
     quality_history: list[float] = field(default_factory=list)
+    live: Sequence[Sequence[Event]] = ()
+    """Per tick, the events with ``onset <= tick < end`` (in event order); only they can do
+    damage or be active, so the per-tick loops skip the rest (``World.new_pipelines`` fills it
+    once per seed, every policy's states share it)."""
 
     def fix_tick(self, event: Event) -> float:
         return self.fixed_at.get(event.id, math.inf)
+
+    def live_events(self, tick: int) -> Sequence[Event]:
+        if 0 <= tick < len(self.live):
+            return self.live[tick]
+        return [e for e in self.events if e.onset <= tick < e.end]
 
     def damage_of(self, event: Event, tick: int) -> float:
         fixed = self.fix_tick(event)
@@ -222,14 +236,16 @@ class PipelineState:
 
     def active(self, tick: int) -> list[Event]:
         """Events started, not over by themselves and not (yet) fixed at `tick`."""
+        fixed = self.fixed_at
         return [
             e
-            for e in self.events
-            if e.onset <= tick < e.end and tick < self.fix_tick(e) and e.kind != "false_alarm"
+            for e in self.live_events(tick)
+            if e.kind != "false_alarm" and tick < fixed.get(e.id, math.inf)
         ]
 
     def damage(self, tick: int) -> float:
-        return min(1.0, sum(self.damage_of(e, tick) for e in self.events))
+        # Events not live at `tick` do no damage (see `damage_of`).
+        return min(1.0, sum(self.damage_of(e, tick) for e in self.live_events(tick)))
 
 
 @dataclass(frozen=True)
@@ -265,6 +281,10 @@ class World:
         self.by_pipeline: list[list[Event]] = [[] for _ in range(fleet.pipelines)]
         for event in self.events:
             self.by_pipeline[event.pipeline].append(event)
+        self.live: list[list[tuple[Event, ...]]] = [
+            [tuple(e for e in events if e.onset <= tick < e.end) for tick in range(fleet.ticks)]
+            for events in self.by_pipeline
+        ]
         rng = np.random.default_rng([seed, _POOL])
         f = fleet.features
         self.weights = np.zeros(f)
@@ -289,9 +309,13 @@ class World:
             latencies=ref_latency,
         )
         self.staleness = rng.uniform(*fleet.initial_staleness_days, size=fleet.pipelines)
-        self.cache: dict[tuple[Any, ...], dict[str, float]] = {}
+        self.drift_cache: dict[tuple[Any, ...], tuple[float, float, float]] = {}
+        self.prediction_cache: dict[tuple[Any, ...], float] = {}
+        self.latency_cache: dict[tuple[int, float], float] = {}
         self.cache_misses = 0
+        """Feature-drift evaluations (``check_drift`` and ``anomaly_rate``) this seed needed."""
         self._draws: dict[tuple[int, int], tuple[FloatArray, FloatArray]] = {}
+        self._outcome_draws: dict[tuple[int, int], tuple[FloatArray, float]] = {}
         self.expected_cost = np.array([scenario.action_cost(a) for a in self.actions])
 
     # -- state ---------------------------------------------------------------------------------
@@ -305,6 +329,7 @@ class World:
                 events=self.by_pipeline[p],
                 trained_at=-float(self.staleness[p]) * ticks_per_day,
                 reference_shift=np.zeros(self.scenario.fleet.features),
+                live=self.live[p],
             )
             for p in range(self.scenario.fleet.pipelines)
         ]
@@ -315,13 +340,15 @@ class World:
     def feature_shift(self, state: PipelineState, tick: int) -> FloatArray:
         """Current shift of the feature distribution (in standard deviations), absolute."""
         shift = np.zeros(self.scenario.fleet.features)
-        for e in state.events:
-            if e.kind in SHIFT_EVENTS and e.onset <= tick < e.end:
+        for e in state.live_events(tick):
+            if e.kind in SHIFT_EVENTS:
                 shift[e.params["features"]] += e.params["magnitude"] * e.ramp(tick)
         return shift
 
     def model_quality(self, state: PipelineState, tick: int) -> float:
-        damage = sum(state.damage_of(e, tick) for e in state.events if e.kind in MODEL_EVENTS)
+        damage = sum(
+            state.damage_of(e, tick) for e in state.live_events(tick) if e.kind in MODEL_EVENTS
+        )
         return REFERENCE_QUALITY * (1.0 - 0.5 * min(1.0, damage))
 
     # -- telemetry and signals ----------------------------------------------------------------
@@ -395,18 +422,28 @@ class World:
 
     def window(self, t: Telemetry) -> dict[str, Any]:
         """The telemetry's raw window: feature columns, scores and latencies."""
+        x = self._standard_rows(t)
+        return {
+            "features": self._columns(x),
+            "predictions": self._predictions(t, x),
+            "latencies": self._latencies(t),
+        }
+
+    def _standard_rows(self, t: Telemetry) -> FloatArray:
+        """Feature rows in reference standard deviations: base window, shift and corruption."""
         x = self.pool[t.base] + np.asarray(t.shift)
         rate, features = t.corrupted
         if rate > 0:
             rows = round(rate * x.shape[0])
             for j in features:
                 x[:rows, j] = 12.0
-        logit = x @ self.weights + self.pool_logit_noise[t.base] + t.offset
-        return {
-            "features": self._columns(x),
-            "predictions": _sigmoid(logit),
-            "latencies": self.pool_latency[t.base] * t.latency_factor,
-        }
+        return x
+
+    def _predictions(self, t: Telemetry, x: FloatArray) -> FloatArray:
+        return _sigmoid(x @ self.weights + self.pool_logit_noise[t.base] + t.offset)
+
+    def _latencies(self, t: Telemetry) -> FloatArray:
+        return np.asarray(self.pool_latency[t.base] * t.latency_factor, dtype=np.float64)
 
     def _columns(self, standard: FloatArray) -> dict[str, FloatArray]:
         values = standard * self.scales + self.means
@@ -418,32 +455,60 @@ class World:
         return self.signals_of(t, trained_at=state.trained_at, tick=tick), t
 
     def signals_of(self, t: Telemetry, *, trained_at: float, tick: int) -> dict[str, float]:
-        cached = self.cache.get(t.cache_key)
-        if cached is None:
-            raw = self.window(t)
-            cached = evaluate_window(
-                self.reference,
-                Window(
-                    features=raw["features"],
-                    predictions=raw["predictions"],
-                    latencies=raw["latencies"],
-                ),
-            ).signals
-            self.cache[t.cache_key] = cached
+        """The signals ``evaluate_window`` computes from the telemetry's window, part by part.
+
+        Each signal goes through the same public function ``evaluate_window`` calls, with its
+        defaults, and is cached by the part of the telemetry it reads: feature drift and the
+        anomaly rate by (base window, shift, corruption), prediction drift by those and the
+        score offset, the latency ratio by (base window, latency factor). A change of latency
+        or score offset alone thus never repeats the feature tests, the expensive part.
+        """
+        signals = dict.fromkeys(SIGNAL_NAMES, 0.0)
+        x: FloatArray | None = None
+        key = (t.base, t.shift, t.corrupted)
+        drift = self.drift_cache.get(key)
+        if drift is None:
+            x = self._standard_rows(t)
+            features = self._columns(x)
+            report = check_drift(self.reference, features)
+            drift = (report.data_drift, report.drift_share, anomaly_rate(self.reference, features))
+            self.drift_cache[key] = drift
             self.cache_misses += 1
-        signals = dict(cached)
+        signals["data_drift"], signals["drift_share"], signals["anomaly_rate"] = drift
+        scores_key = (t.base, t.shift, t.corrupted, t.offset)
+        predicted = self.prediction_cache.get(scores_key)
+        if predicted is None:
+            assert self.reference.predictions is not None
+            x = self._standard_rows(t) if x is None else x
+            predicted = prediction_drift(
+                self.reference.predictions, self._predictions(t, x), kind="numeric"
+            )
+            self.prediction_cache[scores_key] = predicted
+        signals["prediction_drift"] = predicted
+        latency = self.latency_cache.get((t.base, t.latency_factor))
+        if latency is None:
+            latency = latency_ratio(self._latencies(t), self.reference.latency_p95)
+            self.latency_cache[(t.base, t.latency_factor)] = latency
+        signals["latency_ratio"] = latency
         signals["performance_drop"] = performance_drop(self.reference.quality, t.quality)
         signals["error_rate"] = error_rate(errors=t.errors, requests=t.requests)
         signals["staleness"] = staleness_days(now=self.now(tick), trained_at=self.now(trained_at))
         signals["infra_failures"] = float(t.infra_failures)
         signals["resource_pressure"] = resource_pressure({"cpu": t.cpu, "memory": t.memory})
+        for name, value in signals.items():
+            if not (math.isfinite(value) and value >= 0):
+                raise ArithmeticError(f"signal {name!r} came out as {value!r}")
         return signals
 
     # -- ground truth --------------------------------------------------------------------------
 
     def fix_probability(self, state: PipelineState, event: Event, action: str, tick: int) -> float:
+        return self._fix_chance(event, action, blocked=_blocked(state.active(tick)))
+
+    def _fix_chance(self, event: Event, action: str, *, blocked: bool) -> float:
+        """`fix_probability` given whether a blocking event is active."""
         p = self.scenario.events[event.kind].fix.get(action, 0.0)
-        if action == "retrain" and any(e.kind in BLOCKING_EVENTS for e in state.active(tick)):
+        if action == "retrain" and blocked:
             p *= RETRAIN_PENALTY
         return p
 
@@ -452,11 +517,12 @@ class World:
         values = -self.expected_cost.copy()
         values[0] = 0.0  # "none" comes first in every scenario's catalogue
         active = state.active(tick)
+        blocked = _blocked(active)
         for k, action in enumerate(self.actions):
             if action == "none":
                 continue
             for e in active:
-                p = self.fix_probability(state, e, action, tick)
+                p = self._fix_chance(e, action, blocked=blocked)
                 if p > 0:
                     values[k] += p * self.value_saved(state, e, action, tick)
         return values
@@ -484,26 +550,46 @@ class World:
         what the fixed events would have cost over the horizon (its mean is the benefit part of
         `action_values`).
         """
-        rng = stream(self.seed, state.index, tick, OUTCOME)
-        draws = rng.random(len(state.events))
-        noise = float(rng.standard_normal())
         if action == "none":
             return 0.0, 0.0
+        draws, noise = self._outcome_stream_draws(state, tick)
         effect = tick + self.scenario.actions[action].delay_ticks
         saved = 0.0
-        active = {e.id for e in state.active(tick)}
-        for i, e in enumerate(state.events):
-            if e.id in active and draws[i] < self.fix_probability(state, e, action, tick):
-                saved += self.value_saved(state, e, action, tick)
-        for i, e in enumerate(state.events):
-            if e.id in active and draws[i] < self.fix_probability(state, e, action, tick):
-                state.fixed_at[e.id] = effect
+        now_active = state.active(tick)
+        blocked = _blocked(now_active)
+        active = {e.id for e in now_active}
+        fixed = [
+            e
+            for i, e in enumerate(state.events)
+            if e.id in active and draws[i] < self._fix_chance(e, action, blocked=blocked)
+        ]
+        for e in fixed:
+            saved += self.value_saved(state, e, action, tick)
+        for e in fixed:
+            state.fixed_at[e.id] = effect
         if action == "retrain":
             state.reference_shift = self.feature_shift(state, tick)
             state.trained_at = float(tick)
         expected = self.scenario.action_cost(action)
         cost = max(0.0, expected * (1.0 + self.scenario.costs.cost_noise_cv * noise))
         return cost, saved
+
+    def _outcome_stream_draws(self, state: PipelineState, tick: int) -> tuple[FloatArray, float]:
+        """The (pipeline, tick) outcome draws (cached: every policy reads the same ones)."""
+        key = (state.index, tick)
+        draws = self._outcome_draws.get(key)
+        if draws is None:
+            rng = stream(self.seed, state.index, tick, OUTCOME)
+            draws = self._outcome_draws[key] = (
+                rng.random(len(state.events)),
+                float(rng.standard_normal()),
+            )
+        return draws
+
+
+def _blocked(active: Sequence[Event]) -> bool:
+    """Whether retraining now learns from broken data (a blocking event is active)."""
+    return any(e.kind in BLOCKING_EVENTS for e in active)
 
 
 def _sigmoid(x: FloatArray) -> FloatArray:

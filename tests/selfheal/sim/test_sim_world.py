@@ -1,5 +1,6 @@
 import numpy as np
 
+from selfheal.signals import Window, evaluate_window
 from selfheal.sim.policies import PolicySpec, standard_policies
 from selfheal.sim.runner import run_policy
 from selfheal.sim.world import World, schedule_events
@@ -72,3 +73,29 @@ def test_it_knows_the_best_action_of_each_event_kind(tiny):
             values = world.action_values(states[event.pipeline], event.onset)
             if len(states[event.pipeline].active(event.onset)) == 1:
                 assert world.actions[int(np.argmax(values))] == best[event.kind]
+
+
+def test_it_computes_the_signals_evaluate_window_computes(tiny):
+    world = World(tiny, 4)
+    states = world.new_pipelines()
+    for tick in range(tiny.fleet.ticks):
+        for state in states:
+            state.quality_history.append(world.model_quality(state, tick))
+            signals, telemetry = world.signals_at(state, tick)
+            raw = world.window(telemetry)
+            expected = evaluate_window(
+                world.reference,
+                Window(
+                    features=raw["features"],
+                    predictions=raw["predictions"],
+                    latencies=raw["latencies"],
+                    quality=telemetry.quality,
+                    errors=telemetry.errors,
+                    requests=telemetry.requests,
+                    infra_failures=telemetry.infra_failures,
+                    utilisation={"cpu": telemetry.cpu, "memory": telemetry.memory},
+                ),
+                now=world.now(tick),
+                trained_at=world.now(state.trained_at),
+            ).signals
+            assert signals == expected
