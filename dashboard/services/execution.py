@@ -11,7 +11,6 @@ key — or finds the execution finished and returns quietly.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.db import transaction
 from django.urls import reverse
@@ -178,7 +177,3 @@ def execution_fail(*, execution: Execution, error: str, task_id: str = "") -> st
         transaction.on_commit(lambda: notify_failure(decision_id=decision.pk))
     logger.warning("execution %s failed: %s", execution.pk, error)
     return "failed"
-
-
-def execution_summary(execution: Execution) -> dict[str, Any]:
-    return {"id": str(execution.id), "state": execution.state, "attempts": execution.attempts}

@@ -103,13 +103,42 @@ def _experience_row(e: ExperienceRecord) -> list[Any]:
     ]
 
 
+def _filters(form: Any) -> tuple[dict[str, Any], Any, Any] | None:
+    """The form's filters and time range; None when the submitted filters are invalid."""
+    if form.is_bound and not form.is_valid():
+        return None
+    if not form.is_bound:
+        return {}, None, None
+    since, until = form.range()
+    return form.cleaned_data, since, until
+
+
+def _list_page(
+    request: HttpRequest,
+    rows: QuerySet[Any],
+    *,
+    name: str,
+    columns: list[str],
+    to_row: Any,
+    template: str,
+    context: dict[str, Any],
+) -> HttpResponseBase:
+    """A filtered list as CSV (`?format=csv`) or as a paginated page."""
+    if request.GET.get("format") == "csv":
+        return csv_response(name, columns, rows.iterator(), to_row)
+    return render(
+        request,
+        template,
+        {"page": _page(request, rows), "query": _query_without_page(request), **context},
+    )
+
+
 @role_required(VIEWER)
 def experiences(request: HttpRequest) -> HttpResponseBase:
     form = ExperienceFilterForm(request.GET or None)
     rows: QuerySet[ExperienceRecord] = ExperienceRecord.objects.none()
-    if form.is_valid() or not request.GET:
-        data = form.cleaned_data if form.is_bound else {}
-        since, until = form.range() if form.is_bound else (None, None)
+    if (filters := _filters(form)) is not None:
+        data, since, until = filters
         rows = selectors.experiences_filtered(
             pipeline=data.get("pipeline", ""),
             kind=data.get("kind", ""),
@@ -117,17 +146,14 @@ def experiences(request: HttpRequest) -> HttpResponseBase:
             since=since,
             until=until,
         )
-    if request.GET.get("format") == "csv":
-        return csv_response("experiences", EXPERIENCE_COLUMNS, rows.iterator(), _experience_row)
-    return render(
+    return _list_page(
         request,
-        "dashboard/experiences.html",
-        {
-            "form": form,
-            "page": _page(request, rows),
-            "query": _query_without_page(request),
-            "pipelines": selectors.pipeline_names(),
-        },
+        rows,
+        name="experiences",
+        columns=EXPERIENCE_COLUMNS,
+        to_row=_experience_row,
+        template="dashboard/experiences.html",
+        context={"form": form, "pipelines": selectors.pipeline_names()},
     )
 
 
@@ -170,9 +196,8 @@ def _json(value: Any) -> str:
 def audit(request: HttpRequest) -> HttpResponseBase:
     form = AuditFilterForm(request.GET or None)
     rows: QuerySet[AuditEvent] = AuditEvent.objects.none()
-    if form.is_valid() or not request.GET:
-        data = form.cleaned_data if form.is_bound else {}
-        since, until = form.range() if form.is_bound else (None, None)
+    if (filters := _filters(form)) is not None:
+        data, since, until = filters
         rows = selectors.audit_filtered(
             actor=data.get("actor", ""),
             verb=data.get("verb", ""),
@@ -181,15 +206,12 @@ def audit(request: HttpRequest) -> HttpResponseBase:
             since=since,
             until=until,
         )
-    if request.GET.get("format") == "csv":
-        return csv_response("audit", AUDIT_COLUMNS, rows.iterator(), _audit_row)
-    return render(
+    return _list_page(
         request,
-        "dashboard/audit.html",
-        {
-            "form": form,
-            "page": _page(request, rows),
-            "query": _query_without_page(request),
-            "object_types": selectors.audit_object_types(),
-        },
+        rows,
+        name="audit",
+        columns=AUDIT_COLUMNS,
+        to_row=_audit_row,
+        template="dashboard/audit.html",
+        context={"form": form, "object_types": selectors.audit_object_types()},
     )
