@@ -1,9 +1,12 @@
 """Measuring what an action achieved from the signals before and after it.
 
-When an executor reports no outcome of its own, the next health check measures it. Each rule of
-the policy says what "bad" means for one signal (`signal >= threshold`); the *health loss* of a
-window is the largest ratio `value / threshold` over those rules, capped (so one absurd reading
-cannot dominate): below 1 nothing fires, 1 is "at the threshold". The benefit of an action is the
+When an executor reports no outcome of its own, a later health check measures it: the first one
+at least the policy's `measure_outcome_after` after the action finished (labels arrive late; a
+retrain judged before labels of the new model are in looks like a failure). Each rule of the
+policy says what "bad" means for one signal (`signal >= threshold`); the *health loss* of a
+window is the largest ratio `value / threshold` over the rules on harm signals (`HARM_SIGNALS`:
+what users feel, not drift, which a retrain resets whether or not it helped), capped (so one
+absurd reading cannot dominate): below 1 nothing fires, 1 is "at the threshold". The benefit of an action is the
 value of a recovery times the drop in health loss it brought about; the reward the bandit learns
 from is that benefit minus the action's cost (DESIGN §4: net value = benefit - cost).
 
@@ -19,6 +22,20 @@ from dataclasses import dataclass
 from selfheal.policy.model import Policy
 
 LOSS_CAP = 3.0
+HARM_SIGNALS = frozenset(
+    {
+        "performance_drop",
+        "error_rate",
+        "latency_ratio",
+        "infra_failures",
+        "anomaly_rate",
+        "resource_pressure",
+    }
+)
+"""Signals that measure harm users feel (wrong answers, failed or slow requests, broken inputs,
+saturated serving). Drift, prediction drift and staleness are causes, not harm: a retrain resets
+the reference and so always makes them vanish, whether or not the model got better, so an outcome
+judged on them would reward retraining on every false alarm."""
 
 
 @dataclass(frozen=True)
@@ -35,11 +52,12 @@ class Outcome:
 
 
 def health_loss(policy: Policy, signals: Mapping[str, float]) -> float:
-    """Largest `value / threshold` over the policy's upper-threshold rules, capped at LOSS_CAP."""
+    """Largest `value / threshold` over the policy's upper-threshold rules on harm signals
+    (`HARM_SIGNALS`; all its upper-threshold rules if it has none), capped at LOSS_CAP."""
+    rules = [r for r in policy.rules if r.op in (">=", ">") and r.threshold > 0]
+    harm = [r for r in rules if r.signal in HARM_SIGNALS]
     loss = 0.0
-    for rule in policy.rules:
-        if rule.op not in (">=", ">") or rule.threshold <= 0:
-            continue
+    for rule in harm or rules:
         value = max(0.0, float(signals.get(rule.signal, 0.0)))
         loss = max(loss, min(LOSS_CAP, value / rule.threshold))
     return loss

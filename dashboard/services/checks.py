@@ -40,7 +40,7 @@ from dashboard.services.engine import (
 from dashboard.services.errors import TransitionConflict
 from dashboard.services.lifecycle import decision_create, decision_transition
 from selfheal.outcome import health_loss
-from selfheal.policy.model import ActionRecord
+from selfheal.policy.model import ActionRecord, Policy
 from selfheal.policy.rules import evaluate_rules
 from selfheal.signals.metrics import Window, evaluate_window
 
@@ -137,8 +137,11 @@ def _history(pipeline: Pipeline, now: datetime) -> list[ActionRecord]:
     ]
 
 
-def _close_outcomes(pipeline: Pipeline, signals: dict[str, float], task_id: str) -> int:
-    """Decisions whose action ran before this check get their outcome measured now."""
+def _close_outcomes(
+    pipeline: Pipeline, signals: dict[str, float], task_id: str, now: datetime
+) -> int:
+    """Decisions whose action finished at least their policy's `measure_outcome_after` before
+    this check get their outcome measured now (the others wait for a later check)."""
     from dashboard.services.outcomes import decision_record_outcome
 
     waiting = (
@@ -147,12 +150,14 @@ def _close_outcomes(pipeline: Pipeline, signals: dict[str, float], task_id: str)
             state=DecisionState.EXECUTING,
             execution__state=ExecutionState.SUCCEEDED,
         )
-        .select_related("policy_version")
+        .select_related("policy_version", "execution")
         .defer("policy_version__text")
     )
     closed = 0
     for decision in waiting:
         policy = policy_of(decision.policy_version) if decision.policy_version else None
+        if policy is not None and not _outcome_due(decision, policy, now):
+            continue
         success = policy is None or health_loss(policy, signals) < 1.0
         decision_record_outcome(
             decision_id=decision.pk,
@@ -164,6 +169,15 @@ def _close_outcomes(pipeline: Pipeline, signals: dict[str, float], task_id: str)
         )
         closed += 1
     return closed
+
+
+def _outcome_due(decision: Decision, policy: Policy, now: datetime) -> bool:
+    """Whether `now` is at least `measure_outcome_after` past the end of the decision's run."""
+    wait = policy.measure_outcome_after_minutes
+    if wait <= 0:
+        return True
+    finished = decision.execution.finished_at or decision.execution.queued_at
+    return now >= finished + timedelta(minutes=wait)
 
 
 def health_check_run(
@@ -217,7 +231,7 @@ def health_check_run(
     except IntegrityError:
         return None  # another worker ran this slot first
     if signals:
-        _close_outcomes(pipeline, signals, task_id)
+        _close_outcomes(pipeline, signals, task_id, now)
         if version is not None:
             decision_propose(
                 check=check, version=version, requested_by=requested_by, task_id=task_id

@@ -134,6 +134,7 @@ def dump_policy(policy: Policy) -> str:
             "confidence": _number(policy.default_confidence),
         },
         "value_of_recovery": _number(policy.value_of_recovery),
+        "measure_outcome_after": format_duration(policy.measure_outcome_after_minutes),
     }
     body = yaml.dump(
         document,

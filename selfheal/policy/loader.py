@@ -20,7 +20,9 @@ Schema (the format is documented for administrators at the top of ``policies/def
   (``expires_after`` is a duration) and `AutonomySettings`;
 - ``default``: ``{action, confidence}`` used when no rule fires (default ``none``, 0.9);
 - ``value_of_recovery``: what bringing a degraded pipeline back to health is worth, in cost
-  units (>= 0, default 200; see `selfheal.outcome`).
+  units (>= 0, default 200; see `selfheal.outcome`);
+- ``measure_outcome_after``: a duration (default 0): when no executor reports an outcome, the
+  first health check at least this long after the action finished measures it.
 
 Cross-checks: rule and guard actions exist in the catalogue, signals exist in
 `selfheal.signals.names`, share-valued signals have thresholds <= 1, no guard may list the
@@ -96,6 +98,7 @@ _TOP_KEYS: Final = (
     "autonomy",
     "default",
     "value_of_recovery",
+    "measure_outcome_after",
 )
 _GUARD_KEYS: Final = {
     "forbid": ("name", "forbid", "when"),
@@ -404,6 +407,11 @@ def _read_policy(check: Checker, root: Node, *, name: str, digest: str) -> Polic
         if "value_of_recovery" in top
         else Policy.value_of_recovery
     )
+    measure_after = (
+        check.duration(top["measure_outcome_after"][1], "measure_outcome_after", allow_zero=True)
+        if "measure_outcome_after" in top
+        else Policy.measure_outcome_after_minutes
+    )
     actions = _read_actions(check, top["actions"][1]) if "actions" in top else None
     # References are checked against the declared names even when an entry of the catalogue
     # is broken, so that one pass reports both; without a catalogue they are not checked.
@@ -428,6 +436,7 @@ def _read_policy(check: Checker, root: Node, *, name: str, digest: str) -> Polic
         or guards is None
         or settings is None
         or value_of_recovery is None
+        or measure_after is None
     ):
         return None
     hybrid, approval, autonomy = settings
@@ -440,6 +449,7 @@ def _read_policy(check: Checker, root: Node, *, name: str, digest: str) -> Polic
         approval=approval,
         autonomy=autonomy,
         value_of_recovery=value_of_recovery,
+        measure_outcome_after_minutes=measure_after,
         default_action=default[0],
         default_confidence=default[1],
         name=name,

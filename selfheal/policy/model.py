@@ -121,6 +121,10 @@ class Policy:
     value_of_recovery: float = 200.0
     """What bringing a degraded pipeline back to health is worth, in the units of action costs
     (used to measure an action's benefit from the signals after it; see selfheal.outcome)."""
+    measure_outcome_after_minutes: float = 0.0
+    """When no executor reports an outcome, the first health check at least this long after the
+    action finished measures it. Set it to how late labels arrive, so that a retrain is judged on
+    labels of the new model rather than on the old model's late labels."""
     default_action: str = "none"
     default_confidence: float = 0.9
     name: str = "default"

@@ -190,6 +190,10 @@ class _Episode:
         self.ttl = max(
             1, math.ceil(self.policy.approval.expires_after_minutes / self.fleet.tick_minutes)
         )
+        self.measure_after = math.ceil(
+            self.policy.measure_outcome_after_minutes / self.fleet.tick_minutes
+        )
+        """Checks to wait, after an action took effect, before measuring its outcome."""
         self.review_cost = scenario.costs.review_minutes * scenario.costs.operator_per_minute
         self.last_retrain = [-(10**9)] * p
         self.current: dict[str, float] = {}
@@ -498,7 +502,7 @@ class _Episode:
         horizon = tick - HISTORY_TICKS
         self.history[p] = [r for r in self.history[p] if r.at > self.world.now(horizon)]
         self.history_changes += 1
-        due = tick + max(1, self.world.scenario.actions[action].delay_ticks)
+        due = tick + max(1, self.world.scenario.actions[action].delay_ticks) + self.measure_after
         self.pending[p].append(
             Pending(action, signals, cost, propensity, kind, approved, tick, due)
         )
@@ -507,9 +511,11 @@ class _Episode:
         """Outcomes of earlier actions that have finished, measured from this check's signals.
 
         As the control plane does (``dashboard.services.checks``: a decision's outcome is measured
-        at the first health check after its execution succeeded), an action is measured at the
-        first check at or after its time to effect, not while it is still running: a human's
-        escalation (three checks here) is judged once the investigation is done.
+        at the first health check at least the policy's ``measure_outcome_after`` after its
+        execution finished), an action is measured at the first check at or after its time to
+        effect plus that wait, not while it is still running (a human's escalation, three checks
+        here, is judged once the investigation is done) nor before labels of the new model's
+        predictions have arrived.
         """
         waiting = self.pending[p]
         if not waiting:

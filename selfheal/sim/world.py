@@ -211,6 +211,8 @@ class PipelineState:
     """Feature shift the current model was trained on (reference = base + this)."""
     fixed_at: dict[int, int] = field(default_factory=dict)
     """Event id -> first tick at which its fix is in effect."""
+    fixed_by: dict[int, str] = field(default_factory=dict)
+    """Event id -> the action that fixed it."""
     quality_history: list[float] = field(default_factory=list)
     live: Sequence[Sequence[Event]] = ()
     """Per tick, the events with ``onset <= tick < end`` (in event order); only they can do
@@ -341,9 +343,20 @@ class World:
         """Current shift of the feature distribution (in standard deviations), absolute."""
         shift = np.zeros(self.scenario.fleet.features)
         for e in state.live_events(tick):
-            if e.kind in SHIFT_EVENTS:
+            if e.kind in SHIFT_EVENTS and not self._shift_removed(state, e, tick):
                 shift[e.params["features"]] += e.params["magnitude"] * e.ramp(tick)
         return shift
+
+    @staticmethod
+    def _shift_removed(state: PipelineState, event: Event, tick: int) -> bool:
+        """Whether a human's fix removed the event's shift from the data by `tick`.
+
+        A retrain fixes a shift by learning it (the reference moves to the shifted data, see
+        `execute`), so the data stay shifted; any other fix (an escalation: a human repaired the
+        upstream feed) removes the shift itself, so the drift detectors stop seeing it.
+        """
+        fixer = state.fixed_by.get(event.id)
+        return fixer is not None and fixer != "retrain" and tick >= state.fixed_at[event.id]
 
     def model_quality(self, state: PipelineState, tick: int) -> float:
         damage = sum(
@@ -567,6 +580,7 @@ class World:
             saved += self.value_saved(state, e, action, tick)
         for e in fixed:
             state.fixed_at[e.id] = effect
+            state.fixed_by[e.id] = action
         if action == "retrain":
             state.reference_shift = self.feature_shift(state, tick)
             state.trained_at = float(tick)

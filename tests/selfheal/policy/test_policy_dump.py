@@ -156,6 +156,7 @@ def policies(draw):
             demote_on_failure=draw(st.booleans()),
         ),
         value_of_recovery=draw(COSTS),
+        measure_outcome_after_minutes=draw(st.one_of(st.just(0.0), DURATIONS)),
         default_action=default_action,
         default_confidence=draw(UNIT),
         name=draw(st.text(alphabet=string.ascii_letters + "\n'\"#", max_size=10)),

@@ -99,3 +99,41 @@ def test_it_computes_the_signals_evaluate_window_computes(tiny):
                 trained_at=world.now(state.trained_at),
             ).signals
             assert signals == expected
+
+
+def _covariate_event(world):
+    for event in world.events:
+        if event.kind == "covariate_abrupt" and event.end > event.onset + 6:
+            return event
+    raise AssertionError("the tiny scenario has no long covariate shift for this seed")
+
+
+def test_a_shift_fixed_by_a_human_leaves_the_data_but_a_retrain_learns_it(tiny):
+    # An escalation that fixes a covariate shift repaired its cause: the drift detectors stop
+    # seeing it. A retrain fixes it by learning it: the data stay shifted, the reference moves.
+    world = next(World(tiny, s) for s in range(20) if _has_covariate(World(tiny, s)))
+    event = _covariate_event(world)
+    at = event.onset + 1
+    states = {}
+    for action in ("escalate", "retrain"):
+        state = world.new_pipelines()[event.pipeline]
+        state.quality_history.extend(world.model_quality(state, t) for t in range(at + 1))
+        draws, _ = world._outcome_stream_draws(state, at)
+        draws[state.events.index(event)] = 0.0  # this run's fix succeeds
+        world.execute(state, action, at)
+        states[action] = state
+    later = at + 4
+    features = event.params["features"]
+    assert np.abs(world.feature_shift(states["escalate"], later)[features]).max() == 0.0
+    assert np.abs(world.feature_shift(states["retrain"], later)[features]).min() > 0.0
+    # Either way the model no longer sees its inputs shifted against what it was trained on.
+    for action in ("escalate", "retrain"):
+        assert max(abs(s) for s in world.telemetry(states[action], later).shift) == 0.0
+
+
+def _has_covariate(world) -> bool:
+    try:
+        _covariate_event(world)
+    except AssertionError:
+        return False
+    return True
