@@ -11,15 +11,18 @@ DESIGN §4 "Feedback semantics" fixes what becomes an experience:
   returns None and ``Experience(kind="expired", ...)`` raises `ExpiryIsNotExperience`.
 
 `ExperienceMemory` keeps two sliding windows of the same capacity (DESIGN §1: the last 1000 by
-default, oldest evicted): rewards (outcomes and override outcomes) for the bandit and the cost
-model, and acceptability labels (rejections, and approvals as positives) for the acceptability
-model. Both are backed by preallocated ring buffers so that the learners read vectorised array
+default): rewards (outcomes and override outcomes) for the bandit and the cost model, and
+acceptability labels (rejections, and approvals as positives) for the acceptability model. The
+label window evicts the oldest label; the reward window evicts the oldest experience of the
+action it holds most of, so that frequent "do nothing" outcomes of quiet checks never flush out
+the rarer evidence on remedies (`_BalancedRing`). Both are backed by preallocated ring buffers so that the learners read vectorised array
 views (contexts from `selfheal.context`) without copying Python objects.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -232,14 +235,57 @@ class _Ring:
         return [e for e in (self.items[i] for i in self.order()) if e is not None]
 
 
+class _BalancedRing(_Ring):
+    """A sliding window that, when full, evicts the oldest experience of the action it holds
+    most of (ties: the action whose oldest experience is oldest), not the oldest overall.
+
+    With one action this is a plain FIFO. With many, no action can flush another's evidence out:
+    in a fleet where most checks are quiet and end in "do nothing", a plain window of 1000 holds
+    only the last ~1000 checks' "none" outcomes and forgets every retrain it ever saw; here each
+    action present keeps at least its latest capacity / (number of actions) experiences.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self.sequence = np.zeros(capacity, dtype=np.int64)
+        self.next_sequence = 0
+        self.slots: dict[str, deque[int]] = {}
+        """Per action, its slots oldest first."""
+
+    def push(self, exp: Experience) -> tuple[int, Experience | None]:
+        evicted: Experience | None = None
+        if self.size < self.capacity:
+            slot = self.size
+            self.size += 1
+        else:
+            victim = max(
+                self.slots.values(), key=lambda q: (len(q), -int(self.sequence[q[0]]))
+            )
+            slot = victim.popleft()
+            evicted = self.items[slot]
+            if not victim:
+                del self.slots[str(self.actions[slot])]
+        self.items[slot] = exp
+        self.contexts[slot] = exp.context
+        self.actions[slot] = exp.action
+        self.sequence[slot] = self.next_sequence
+        self.next_sequence += 1
+        self.slots.setdefault(exp.action, deque()).append(slot)
+        return slot, evicted
+
+    def order(self) -> npt.NDArray[np.intp]:
+        return np.argsort(self.sequence[: self.size], kind="stable").astype(np.intp)
+
+
 class ExperienceMemory:
-    """Sliding windows of the last `capacity` reward experiences and acceptability labels."""
+    """Sliding windows of the last `capacity` reward experiences (balanced across actions, see
+    `_BalancedRing`) and of the last `capacity` acceptability labels."""
 
     def __init__(self, capacity: int = 1000) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
-        self._rewards = _Ring(capacity)
+        self._rewards = _BalancedRing(capacity)
         self._reward = np.zeros(capacity)
         self._benefit = np.full(capacity, np.nan)
         self._cost = np.full(capacity, np.nan)

@@ -120,3 +120,31 @@ def test_it_never_turns_rejections_into_rewards_or_expiries_into_labels(feedback
     got_labels = [(e.decision_id, e.kind != "rejection") for e in memory.labels]
     assert got_labels == expected_labels[-15:]
     assert all(e.kind in ("outcome", "override_outcome") for e in memory.experiences)
+
+
+def test_frequent_quiet_outcomes_never_flush_out_the_rare_remedies():
+    # A fleet's quiet checks end in "none" far more often than anything is remedied; a plain
+    # window of 10 would hold only the last ten "none" outcomes.
+    memory = ExperienceMemory(capacity=10)
+    for i in range(3):
+        memory.add(outcome(i, action="retrain"))
+    evicted = [memory.add(outcome(100 + i, action="none")) for i in range(50)]
+    assert memory.counts() == {"retrain": 3, "none": 7}
+    assert all(e is None or e.action == "none" for e in evicted)
+    assert [e.reward for e in memory.experiences if e.action == "none"] == [
+        float(143 + i) for i in range(7)
+    ]
+    # Oldest first, across actions.
+    assert [e.reward for e in memory.experiences][:3] == [0.0, 1.0, 2.0]
+    view = memory.outcome_arrays()
+    np.testing.assert_array_equal(view.rewards, [e.reward for e in memory.experiences])
+
+
+def test_a_balanced_window_evicts_the_oldest_of_the_most_held_action():
+    memory = ExperienceMemory(capacity=4)
+    for i, action in enumerate(["none", "retrain", "none", "retrain"]):
+        memory.add(outcome(i, action=action))
+    # Tie (2 each): the action whose oldest experience is oldest gives way.
+    assert memory.add(outcome(4, action="fallback")).reward == 0.0
+    assert memory.add(outcome(5, action="fallback")).reward == 1.0
+    assert memory.counts() == {"none": 1, "retrain": 1, "fallback": 2}
