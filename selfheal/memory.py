@@ -15,8 +15,9 @@ default): rewards (outcomes and override outcomes) for the bandit and the cost m
 acceptability labels (rejections, and approvals as positives) for the acceptability model. The
 label window evicts the oldest label; the reward window evicts the oldest experience of the
 action it holds most of, so that frequent "do nothing" outcomes of quiet checks never flush out
-the rarer evidence on remedies (`_BalancedRing`). Both are backed by preallocated ring buffers so that the learners read vectorised array
-views (contexts from `selfheal.context`) without copying Python objects.
+the rarer evidence on remedies (`_BalancedRing`). Both are backed by preallocated ring buffers
+so that the learners read vectorised array views (contexts from `selfheal.context`) without
+copying Python objects.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ retrain judged before labels of the new model are in looks like a failure). Each
 policy says what "bad" means for one signal (`signal >= threshold`); the *health loss* of a
 window is the largest ratio `value / threshold` over the rules on harm signals (`HARM_SIGNALS`:
 what users feel, not drift, which a retrain resets whether or not it helped), capped (so one
-absurd reading cannot dominate): below 1 nothing fires, 1 is "at the threshold". The benefit of an action is the
-value of a recovery times the drop in health loss it brought about; the reward the bandit learns
-from is that benefit minus the action's cost (DESIGN §4: net value = benefit - cost).
+absurd reading cannot dominate): below 1 nothing fires, 1 is "at the threshold". The benefit of
+an action is the value of a recovery times the drop in health loss it brought about; the reward
+the bandit learns from is that benefit minus the action's cost (DESIGN §4: net value = benefit -
+cost).
 
 This is a deliberately simple, documented estimator; executors that know better (a retraining
 job that measured the new model's quality) report benefit and cost in their callback instead.
