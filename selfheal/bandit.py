@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -489,8 +490,7 @@ class _SingleConstants:
     per_group: int
 
 
-@dataclass(frozen=True)
-class SingleAssessment:
+class SingleAssessment(NamedTuple):
     """`Assessment` of one context as plain Python values (one decision's view)."""
 
     mean: list[float]

@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -140,6 +140,15 @@ class Decision:
     min_samples: int = 20
     """The policy's `min_samples_per_action` when this decision was made."""
 
+    @classmethod
+    def _from_fields(cls, **fields: Any) -> Decision:
+        """Build from every field, skipping the frozen-dataclass `__init__` (one guarded
+        setattr per field, which costs more than the rest of assembling a decision). Only for
+        callers that pass all fields, as `HybridController._decide_one` does."""
+        decision = cls.__new__(cls)
+        decision.__dict__.update(fields)
+        return decision
+
     @cached_property
     def explanation(self) -> str:
         """One human-readable paragraph: what fired, what each layer proposed, who decided,
@@ -188,9 +197,8 @@ def _finite(value: float | int) -> float | int | None:
     return float(value) if math.isfinite(value) else None
 
 
-@dataclass(frozen=True)
-class _RowRules:
-    """Rule layer and guards for one context."""
+class _RowRules(NamedTuple):
+    """Rule layer and guards for one context (a named tuple: one is built per decision)."""
 
     proposal: RuleProposal
     guard_masked: dict[str, str]
@@ -353,6 +361,14 @@ class HybridController:
         """Guards, acceptability masks (None: nothing masked) and the rule layer for one
         context."""
         guard = masked_actions(self.policy, signals, now=now, history=history)
+        if acceptability_mask is None and all(name in self.index for name in guard):
+            # No operator verdicts to apply (the common case): the guards' reasons, already in
+            # catalogue order, are the masks.
+            masked = dict(guard)
+            proposal = evaluate_rules(
+                self.policy, signals, recent_signals=recent_signals, masked=masked
+            )
+            return _RowRules(proposal, guard, masked, False)
         masked = dict(guard)
         yielded = False
         accept_masked = (
@@ -386,10 +402,10 @@ class HybridController:
         _check_autonomy(autonomy)
         generator = self._rng(rng)
         sig = {str(k): float(v) for k, v in signals.items()}
-        x = context_vector(sig)[None, :]
+        x = context_vector(sig)
         if self.memory.n_labels:
             self._refresh_acceptability()
-            acc_mask, acc_prob, acc_rej = self.acceptability.masked(x)
+            acc_mask, acc_prob, acc_rej = self.acceptability.masked(x[None, :])
             acc_row = acc_mask[0]
             acc_reasons = {
                 self.actions[i]: self.acceptability.reason(acc_prob[0, i], acc_rej[0, i])
@@ -406,9 +422,9 @@ class HybridController:
             recent_signals=recent_signals,
         )
         if _FORCE_VECTOR_GATE:
-            core = self._core(x, [row], autonomy, generator)
+            core = self._core(x[None, :], [row], autonomy, generator)
             return self._compose(core, 0, row, sig, autonomy)
-        return self._decide_one(x[0], row, sig, autonomy, generator)
+        return self._decide_one(x, row, sig, autonomy, generator)
 
     def decide_batch(
         self,
@@ -720,7 +736,7 @@ class HybridController:
         four_eyes_cost = approval.four_eyes_above_cost
         four_eyes = needs and four_eyes_cost is not None and action_cost > four_eyes_cost
         adaptive = names[chosen] if any_allowed else None
-        return Decision(
+        return Decision._from_fields(
             action=action_name,
             layer=LAYERS[layer],
             confidence=confidence,

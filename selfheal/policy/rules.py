@@ -45,12 +45,10 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 """`holds` without the NaN test: an IEEE comparison with NaN is already False."""
 
 
-def _fires(rule: Rule, signals: Mapping[str, float], recent: Sequence[Mapping[str, float]]) -> bool:
-    compare = _COMPARE[rule.op]
-    if not compare(float(signals.get(rule.signal, 0.0)), rule.threshold):
-        return False
+def _held_before(rule: Rule, recent: Sequence[Mapping[str, float]]) -> bool:
+    """Whether the rule's condition held in each of its `for_windows - 1` previous windows."""
     needed = rule.for_windows - 1
-    if needed == 0:
+    if needed <= 0:
         return True
     if len(recent) < needed:
         return False
@@ -83,7 +81,8 @@ def evaluate_rules(
     ranked = [
         (index, rule)
         for index, rule in enumerate(policy.rules)
-        if _fires(rule, signals, recent_signals)
+        if _COMPARE[rule.op](float(signals.get(rule.signal, 0.0)), rule.threshold)
+        and (rule.for_windows == 1 or _held_before(rule, recent_signals))
     ]
     if len(ranked) > 1:
         ranked.sort(key=_deciding_order)
