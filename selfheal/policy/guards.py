@@ -50,6 +50,13 @@ def masked_actions(
     """
     reasons: dict[str, list[str]] = {}
     for guard in policy.guards:
+        when = guard.when
+        if guard.kind == "forbid" and when is not None:
+            # The common case inline (this runs at every decision): a known signal value for
+            # which the condition does not hold masks nothing.
+            value = signal_value(signals, when.signal)
+            if not math.isnan(value) and not holds(value, when.op, when.value):
+                continue
         found = _check(guard, policy, signals, now, history)
         for action, reason in found.items():
             reasons.setdefault(action, []).append(f"{guard.name}: {reason}")
