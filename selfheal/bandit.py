@@ -419,11 +419,14 @@ class BayesianLinearBandit:
         """`assess` for one context (d,) in as few numpy calls as possible, as plain Python
         values (a test checks it against the batch path's distribution).
 
-        The same maths and the same random stream as before this shortcut existed: per action
-        `groups` noise-variance draws for the benefit and for the cost (one gamma call), then
-        the benefit and cost noise of every Thompson draw (one normal call); the confidence is
-        the Rao-Blackwellised average of Phi((m_b - m_r) / sqrt(v_b + v_r)) over the variance
-        draws, with v = benefit_var * f_benefit + cost_var * f_cost.
+        The same maths as `assess`: per action `groups` noise-variance draws for the benefit
+        and for the cost (one gamma call), then the benefit and cost noise of every Thompson
+        draw (one normal call); the confidence is the Rao-Blackwellised average of
+        Phi((m_b - m_r) / sqrt(v_b + v_r)) over the variance draws, with
+        v = benefit_var * f_benefit + cost_var * f_cost. The random draws are made in the same
+        order and shapes as in earlier releases, so a seed still gives the same decision.
+        What depends only on the posteriors (means, covariances, t quantiles, gamma shapes) is
+        cached until the bandit or the cost model changes (`version`).
         """
         c = self._single_constants(costs, n_draws, min_samples, level)
         k, groups = c.k, c.groups
