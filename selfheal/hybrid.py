@@ -683,12 +683,14 @@ class HybridController:
         enough, share, conf_all, chosen = view.enough, view.share, view.confidence, view.chosen
         threshold = settings.confidence_threshold
         rule_enough = enough[rule_action]
-        wins_all = [
-            conf_all[b] >= threshold and enough[b] and rule_enough and b != rule_action
-            for b in range(k)
-        ]
         any_allowed = chosen >= 0  # the Thompson choice exists iff an action is allowed
-        wins = any_allowed and wins_all[chosen]
+        wins = (
+            any_allowed
+            and rule_enough
+            and chosen != rule_action
+            and enough[chosen]
+            and conf_all[chosen] >= threshold
+        )
         exploration = float(settings.exploration)
         explore_draw = bool(rng.random() < exploration) if exploration > 0 else False
         explored = explore_draw and not wins and any_allowed and chosen != rule_action
@@ -699,20 +701,22 @@ class HybridController:
             layer = _GUARD
         adaptive_conf = conf_all[chosen] if any_allowed else 0.0
         confidence = adaptive_conf if use_adaptive else rule_conf
-        # P(final action) given the draws; see the module docstring.
+        # P(final action) given the draws (see the module docstring); only the chosen action's
+        # is needed here. An action other than the rule's is final only through a win (or
+        # exploration); the rule's also keeps the share of every action that would not win.
         if any_allowed:
-            keep_rule = 0.0
-            probability = [0.0] * k
-            for b in range(k):
-                if wins_all[b]:
-                    probability[b] = exploration * share[b] + (1.0 - exploration) * share[b]
-                else:
-                    probability[b] = exploration * share[b]
-                    keep_rule += share[b]
-            probability[rule_action] += (1.0 - exploration) * keep_rule
+            s = share[action]
+            propensity = exploration * s + (1.0 - exploration) * (s if wins else 0.0)
+            if action == rule_action:
+                keep_rule = 0.0
+                for b in range(k):
+                    if not (
+                        rule_enough and b != rule_action and enough[b] and conf_all[b] >= threshold
+                    ):
+                        keep_rule += share[b]
+                propensity += (1.0 - exploration) * keep_rule
         else:
-            probability = [0.0] * k
-            probability[rule_action] = 1.0
+            propensity = 1.0
         cost = view.cost
         action_cost = cost[action]
         action_name = names[action]
@@ -754,7 +758,7 @@ class HybridController:
             estimates=self._estimates(view.mean, view.low, view.high, cost, view.counts),
             fired_rules=proposal.fired,
             masked=masked,
-            propensity=probability[action],
+            propensity=propensity,
             policy_digest=policy.digest,
             signals=signals,
             autonomy=autonomy,
