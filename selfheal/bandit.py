@@ -35,6 +35,7 @@ P(net value of b >= net value of the reference action) from the joint draws, 0 u
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -394,7 +395,8 @@ class BayesianLinearBandit:
             ratio=self.b_n / self.a_n,
             cost_mean=costs.mean.copy(),
             cost_var=costs.scale * costs.scale,
-            quantile=np.asarray(special.stdtrit(dof, 0.5 + level / 2.0), dtype=np.float64),
+            quantile=np.asarray(special.stdtrit(dof, 0.5 + level / 2.0), dtype=np.float64).tolist(),
+            cost_var_list=(costs.scale * costs.scale).tolist(),
             shapes=np.ascontiguousarray(np.repeat(shapes[:, None], groups, axis=1)),
             enough=[bool(n >= min_samples) for n in self.n.tolist()],
             cost=costs.mean.tolist(),
@@ -432,7 +434,6 @@ class BayesianLinearBandit:
         k, groups = c.k, c.groups
         mean = c.mu @ x - c.cost_mean
         benefit_var = ((c.cov @ x) @ x) * c.ratio  # scale^2 of x'beta
-        half = c.quantile * np.sqrt(benefit_var + c.cost_var)
         factors = c.shapes / rng.standard_gamma(c.shapes)  # (2K, groups) a / G
         scales = np.concatenate((benefit_var, c.cost_var))[:, None] * factors
         enough = c.enough
@@ -457,10 +458,16 @@ class BayesianLinearBandit:
             best = net.argmax(axis=0)
             share = (np.bincount(best, minlength=k) / n_draws).tolist()
             chosen = int(best[rng.integers(n_draws)])
+        # Intervals on 7-element lists: plain floats are cheaper than numpy calls here.
+        centre = mean.tolist()
+        half = [
+            q * math.sqrt(v + cv)
+            for q, v, cv in zip(c.quantile, benefit_var.tolist(), c.cost_var_list, strict=True)
+        ]
         return SingleAssessment(
-            mean=mean.tolist(),
-            low=(mean - half).tolist(),
-            high=(mean + half).tolist(),
+            mean=centre,
+            low=[m - h for m, h in zip(centre, half, strict=True)],
+            high=[m + h for m, h in zip(centre, half, strict=True)],
             chosen=chosen,
             share=share,
             confidence=confidence,
@@ -481,7 +488,8 @@ class _SingleConstants:
     """b_n / a_n per action: the noise variance scale of x'beta."""
     cost_mean: FloatArray
     cost_var: FloatArray
-    quantile: FloatArray
+    cost_var_list: list[float]
+    quantile: list[float]
     """Student-t quantile of the credible interval per action (min of the two dofs)."""
     shapes: FloatArray
     """(2K, groups) gamma shapes: a_n of each benefit model, then dof / 2 of each cost model."""
