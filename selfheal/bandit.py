@@ -35,8 +35,10 @@ P(net value of b >= net value of the reference action) from the joint draws, 0 u
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -130,6 +132,9 @@ class BayesianLinearBandit:
         self.b_n = np.full(k, self.b0)
         self._eye = np.eye(dim)
         self._root: FloatArray | None = None
+        self.version = 0
+        """Bumped on every change of a posterior (keys the single-decision cache)."""
+        self._single: _SingleConstants | None = None
         self._steps = np.zeros(k, dtype=np.intp)
         self.reinvert_every = 64
         self.removals_since_rebuild = 0
@@ -148,6 +153,7 @@ class BayesianLinearBandit:
         # b_n >= b0 in exact arithmetic; clamp away cancellation in y'y - mu'Lambda mu.
         self.b_n[i] = max(self.b0 + 0.5 * (self.yty[i] - mu @ self.xty[i]), self.b0)
         self._root = None
+        self.version += 1
         self._steps[i] = 0
 
     def update(self, action: str, x: FloatArray, y: float, *, weight: float = 1.0) -> None:
@@ -189,6 +195,7 @@ class BayesianLinearBandit:
         self.a_n[i] = self.a0 + 0.5 * self.n[i]
         self.b_n[i] = max(self.b0 + 0.5 * (self.yty[i] - mu @ self.xty[i]), self.b0)
         self._root = None
+        self.version += 1
 
     def rebuild(
         self,
@@ -354,41 +361,160 @@ class BayesianLinearBandit:
         min_samples: int,
         level: float,
     ) -> Assessment:
-        """`assess` for one context: the same maths in as few numpy calls as possible (a test
-        checks it against the batch path's distribution)."""
+        """`assess` for one context, as arrays of one row (`assess_single` does the work)."""
+        view = self.assess_single(
+            x, costs, allowed.tolist(), reference, rng, n_draws, min_samples, level
+        )
+        return Assessment(
+            np.array([view.mean]),
+            np.array([view.low]),
+            np.array([view.high]),
+            np.array([view.chosen], dtype=np.intp),
+            np.array([view.share]),
+            np.array([view.confidence]),
+            np.array(view.enough, dtype=bool),
+        )
+
+    def _single_constants(
+        self, costs: CostModel, n_draws: int, min_samples: int, level: float
+    ) -> _SingleConstants:
+        """What a single decision needs that changes only when a posterior does (cached until
+        the next `update`/`rebuild` of the bandit or the cost model)."""
+        key = (self.version, id(costs), costs.version, n_draws, min_samples, level)
+        cached = self._single
+        if cached is not None and cached.key == key:
+            return cached
         k = len(self.actions)
         groups = _groups(n_draws)
-        benefit_var = ((self.cov @ x) @ x) * (self.b_n / self.a_n)  # scale^2 of x'beta
-        cost_var = costs.scale * costs.scale
-        mean = self.mu @ x - costs.mean
+        shapes = np.concatenate([self.a_n, costs.dof / 2.0])
         dof = np.minimum(2.0 * self.a_n, costs.dof)
-        half = special.stdtrit(dof, 0.5 + level / 2.0) * np.sqrt(benefit_var + cost_var)
-        shapes = np.concatenate([self.a_n, costs.dof / 2.0])[:, None]
-        factors = shapes / rng.standard_gamma(shapes, size=(2 * k, groups))
-        scales = np.concatenate([benefit_var, cost_var])[:, None] * factors  # (2K, groups)
-        enough: BoolArray = np.greater_equal(self.n, min_samples)
-        conf = np.zeros((1, k))
+        cached = self._single = _SingleConstants(
+            key=key,
+            cov=self.cov.copy(),
+            mu=self.mu.copy(),
+            ratio=self.b_n / self.a_n,
+            cost_mean=costs.mean.copy(),
+            cost_var=costs.scale * costs.scale,
+            quantile=np.asarray(special.stdtrit(dof, 0.5 + level / 2.0), dtype=np.float64).tolist(),
+            cost_var_list=(costs.scale * costs.scale).tolist(),
+            shapes=np.ascontiguousarray(np.repeat(shapes[:, None], groups, axis=1)),
+            enough=[bool(n >= min_samples) for n in self.n.tolist()],
+            cost=costs.mean.tolist(),
+            counts=[int(n) for n in self.n.tolist()],
+            k=k,
+            groups=groups,
+            per_group=n_draws // groups,
+        )
+        return cached
+
+    def assess_single(
+        self,
+        x: FloatArray,
+        costs: CostModel,
+        allowed: Sequence[bool],
+        reference: int,
+        rng: np.random.Generator,
+        n_draws: int = 64,
+        min_samples: int = 20,
+        level: float = 0.9,
+    ) -> SingleAssessment:
+        """`assess` for one context (d,) in as few numpy calls as possible, as plain Python
+        values (a test checks it against the batch path's distribution).
+
+        The same maths as `assess`: per action `groups` noise-variance draws for the benefit
+        and for the cost (one gamma call), then the benefit and cost noise of every Thompson
+        draw (one normal call); the confidence is the Rao-Blackwellised average of
+        Phi((m_b - m_r) / sqrt(v_b + v_r)) over the variance draws, with
+        v = benefit_var * f_benefit + cost_var * f_cost. The random draws are made in the same
+        order and shapes as in earlier releases, so a seed still gives the same decision.
+        What depends only on the posteriors (means, covariances, t quantiles, gamma shapes) is
+        cached until the bandit or the cost model changes (`version`).
+        """
+        c = self._single_constants(costs, n_draws, min_samples, level)
+        k, groups = c.k, c.groups
+        mean = c.mu @ x - c.cost_mean
+        benefit_var = ((c.cov @ x) @ x) * c.ratio  # scale^2 of x'beta
+        factors = c.shapes / rng.standard_gamma(c.shapes)  # (2K, groups) a / G
+        scales = np.concatenate((benefit_var, c.cost_var))[:, None] * factors
+        enough = c.enough
         if reference >= 0 and enough[reference]:
-            cond_var = scales[:k] + scales[k:]
+            cond_var = scales[:k] + scales[k:]  # variance of net value given the factors
             spread = np.sqrt(cond_var + cond_var[reference])
-            prob = special.ndtr((mean - mean[reference])[:, None] / spread).mean(axis=1)
-            prob[reference] = 1.0
-            conf[0] = np.where(enough, prob, 0.0)
-        z = rng.standard_normal((2 * k, groups, n_draws // groups), dtype=np.float32)
+            prob = special.ndtr((mean - mean[reference])[:, None] / spread)
+            conf = (np.add.reduce(prob, axis=1) / groups).tolist()
+            conf[reference] = 1.0
+            confidence = [p if ok else 0.0 for p, ok in zip(conf, enough, strict=True)]
+        else:
+            confidence = [0.0] * k
+        z = rng.standard_normal((2 * k, groups, c.per_group), dtype=np.float32)
         noise = (np.sqrt(scales)[:, :, None] * z).reshape(2 * k, n_draws)
         net = mean[:, None] + (noise[:k] - noise[k:])
-        chosen = np.full(1, -1, dtype=np.intp)
-        share = np.zeros((1, k))
-        if allowed.any():
-            best = np.where(allowed[:, None], net, -np.inf).argmax(axis=0)
-            share[0] = np.bincount(best, minlength=k) / n_draws
-            chosen[0] = best[rng.integers(n_draws)]
-        return Assessment(
-            mean[None, :],
-            (mean - half)[None, :],
-            (mean + half)[None, :],
-            chosen,
-            share,
-            conf,
-            enough,
+        masked = [j for j, ok in enumerate(allowed) if not ok]
+        if len(masked) == k:
+            chosen, share = -1, [0.0] * k
+        else:
+            if masked:
+                net[masked] = -np.inf
+            best = net.argmax(axis=0)
+            share = (np.bincount(best, minlength=k) / n_draws).tolist()
+            chosen = int(best[rng.integers(n_draws)])
+        # Intervals on 7-element lists: plain floats are cheaper than numpy calls here.
+        centre = mean.tolist()
+        half = [
+            q * math.sqrt(v + cv)
+            for q, v, cv in zip(c.quantile, benefit_var.tolist(), c.cost_var_list, strict=True)
+        ]
+        return SingleAssessment(
+            mean=centre,
+            low=[m - h for m, h in zip(centre, half, strict=True)],
+            high=[m + h for m, h in zip(centre, half, strict=True)],
+            chosen=chosen,
+            share=share,
+            confidence=confidence,
+            enough=enough,
+            cost=c.cost,
+            counts=c.counts,
         )
+
+
+@dataclass(frozen=True)
+class _SingleConstants:
+    """Per-posterior constants of `assess_single` (see `_single_constants`)."""
+
+    key: tuple[object, ...]
+    cov: FloatArray
+    mu: FloatArray
+    ratio: FloatArray
+    """b_n / a_n per action: the noise variance scale of x'beta."""
+    cost_mean: FloatArray
+    cost_var: FloatArray
+    cost_var_list: list[float]
+    quantile: list[float]
+    """Student-t quantile of the credible interval per action (min of the two dofs)."""
+    shapes: FloatArray
+    """(2K, groups) gamma shapes: a_n of each benefit model, then dof / 2 of each cost model."""
+    enough: list[bool]
+    cost: list[float]
+    counts: list[int]
+    k: int
+    groups: int
+    per_group: int
+
+
+class SingleAssessment(NamedTuple):
+    """`Assessment` of one context as plain Python values (one decision's view)."""
+
+    mean: list[float]
+    low: list[float]
+    high: list[float]
+    chosen: int
+    """Thompson choice among allowed actions (-1 when none is allowed)."""
+    share: list[float]
+    """Share of draws in which each action is the allowed argmax (the propensity of each)."""
+    confidence: list[float]
+    """P(net_b >= net_reference), 0 without enough samples or reference."""
+    enough: list[bool]
+    cost: list[float]
+    """Posterior mean cost per action."""
+    counts: list[int]
+    """Observations per action."""

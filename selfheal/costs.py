@@ -79,6 +79,9 @@ class CostModel:
         self.mean = self.prior_mean.copy()
         self.scale = np.zeros(k)
         self.dof = np.zeros(k)
+        self.version = 0
+        """Bumped on every change of the posterior, so that callers may cache what they derive
+        from it (the bandit's single-decision constants)."""
         self._refresh(np.arange(k))
 
     def _refresh(self, rows: npt.NDArray[np.intp]) -> None:
@@ -89,6 +92,7 @@ class CostModel:
         self.mean[rows] = self.prior_mean[rows] + s1 / kappa
         self.scale[rows] = np.sqrt(b_n / (a_n * kappa))
         self.dof[rows] = 2.0 * a_n
+        self.version += 1
 
     def observe(self, action: str, cost: float, *, weight: float = 1.0) -> None:
         """Add (weight=1) or remove (weight=-1) one realised cost of `action`."""
@@ -110,6 +114,7 @@ class CostModel:
         self.mean[i] = float(self.prior_mean[i]) + s1 / kappa
         self.scale[i] = math.sqrt(b_n / (a_n * kappa))
         self.dof[i] = 2.0 * a_n
+        self.version += 1
 
     def rebuild(self, actions: Sequence[str] | npt.NDArray[np.object_], costs: FloatArray) -> None:
         """Recompute from a window of (action, realised cost); NaN costs are skipped."""

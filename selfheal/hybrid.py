@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -89,7 +89,7 @@ _FORCE_VECTOR_GATE = False
 """Tests set this to check that the scalar single-decision gate matches the vectorised one."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ActionEstimate:
     """Posterior view of one action at the decision's context (cost units)."""
 
@@ -102,6 +102,11 @@ class ActionEstimate:
     """Posterior mean realised cost (the catalogue cost until outcomes refine it)."""
     n: int
     """Experiences of this action in the memory window."""
+
+    def __init__(self, mean: float, low: float, high: float, cost: float, n: int) -> None:
+        # One dict update instead of five frozen-dataclass setattr calls: seven of these are
+        # built for every decision.
+        self.__dict__.update(mean=mean, low=low, high=high, cost=cost, n=n)
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,15 @@ class Decision:
     """Level of the intervals in `estimates`."""
     min_samples: int = 20
     """The policy's `min_samples_per_action` when this decision was made."""
+
+    @classmethod
+    def _from_fields(cls, **fields: Any) -> Decision:
+        """Build from every field, skipping the frozen-dataclass `__init__` (one guarded
+        setattr per field, which costs more than the rest of assembling a decision). Only for
+        callers that pass all fields, as `HybridController._decide_one` does."""
+        decision = cls.__new__(cls)
+        decision.__dict__.update(fields)
+        return decision
 
     @cached_property
     def explanation(self) -> str:
@@ -183,9 +197,8 @@ def _finite(value: float | int) -> float | int | None:
     return float(value) if math.isfinite(value) else None
 
 
-@dataclass(frozen=True)
-class _RowRules:
-    """Rule layer and guards for one context."""
+class _RowRules(NamedTuple):
+    """Rule layer and guards for one context (a named tuple: one is built per decision)."""
 
     proposal: RuleProposal
     guard_masked: dict[str, str]
@@ -270,8 +283,8 @@ class HybridController:
         self.acceptability = acceptability or AcceptabilityModel(self.actions)
         self._catalogue_cost = np.array([catalogue[a] for a in self.actions])
         self._reversible = np.array([policy.actions[a].reversible for a in self.actions])
+        self._reversible_list: list[bool] = self._reversible.tolist()
         self._labels_version = -1
-        self._no_mask = np.zeros(len(self.actions), dtype=bool)
         self._rebuild()
 
     # -- learning -----------------------------------------------------------------------------
@@ -338,19 +351,29 @@ class HybridController:
     def _row_rules(
         self,
         signals: Mapping[str, float],
-        acceptability_mask: BoolArray,
+        acceptability_mask: BoolArray | None,
         acceptability_reasons: Mapping[str, str],
         *,
         now: datetime,
         history: Sequence[ActionRecord],
         recent_signals: Sequence[Mapping[str, float]],
     ) -> _RowRules:
+        """Guards, acceptability masks (None: nothing masked) and the rule layer for one
+        context."""
         guard = masked_actions(self.policy, signals, now=now, history=history)
+        if acceptability_mask is None and all(name in self.index for name in guard):
+            # No operator verdicts to apply (the common case): the guards' reasons, already in
+            # catalogue order, are the masks.
+            masked = dict(guard)
+            proposal = evaluate_rules(
+                self.policy, signals, recent_signals=recent_signals, masked=masked
+            )
+            return _RowRules(proposal, guard, masked, False)
         masked = dict(guard)
         yielded = False
         accept_masked = (
             {self.actions[i] for i in np.flatnonzero(acceptability_mask)}
-            if acceptability_mask.any()
+            if acceptability_mask is not None and acceptability_mask.any()
             else set()
         )
         if accept_masked and all(a in guard or a in accept_masked for a in self.actions):
@@ -360,9 +383,9 @@ class HybridController:
             reason = acceptability_reasons.get(name, "operators usually reject it here")
             masked[name] = f"{masked[name]}; {reason}" if name in masked else reason
         proposal = evaluate_rules(
-            self.policy, signals, recent_signals=recent_signals, masked=frozenset(masked)
+            self.policy, signals, recent_signals=recent_signals, masked=masked
         )
-        ordered = {name: masked[name] for name in self.actions if name in masked}
+        ordered = {name: masked[name] for name in self.actions if name in masked} if masked else {}
         return _RowRules(proposal, guard, ordered, yielded)
 
     def decide(
@@ -379,17 +402,17 @@ class HybridController:
         _check_autonomy(autonomy)
         generator = self._rng(rng)
         sig = {str(k): float(v) for k, v in signals.items()}
-        x = context_vector(sig)[None, :]
+        x = context_vector(sig)
         if self.memory.n_labels:
             self._refresh_acceptability()
-            acc_mask, acc_prob, acc_rej = self.acceptability.masked(x)
+            acc_mask, acc_prob, acc_rej = self.acceptability.masked(x[None, :])
             acc_row = acc_mask[0]
             acc_reasons = {
                 self.actions[i]: self.acceptability.reason(acc_prob[0, i], acc_rej[0, i])
                 for i in np.flatnonzero(acc_row)
             }
         else:  # no operator verdicts yet: nothing to mask
-            acc_row, acc_reasons = self._no_mask, {}
+            acc_row, acc_reasons = None, {}
         row = self._row_rules(
             sig,
             acc_row,
@@ -398,8 +421,10 @@ class HybridController:
             history=history,
             recent_signals=recent_signals,
         )
-        core = self._core(x, [row], autonomy, generator)
-        return self._compose(core, 0, row, sig, autonomy)
+        if _FORCE_VECTOR_GATE:
+            core = self._core(x[None, :], [row], autonomy, generator)
+            return self._compose(core, 0, row, sig, autonomy)
+        return self._decide_one(x, row, sig, autonomy, generator)
 
     def decide_batch(
         self,
@@ -486,8 +511,6 @@ class HybridController:
         """The switch and the approval gate, vectorised over contexts."""
         policy, k, n = self.policy, len(self.actions), x.shape[0]
         index = self.index
-        if n == 1 and not _FORCE_VECTOR_GATE:
-            return self._decide_one(x, rows[0], autonomy, rng)
         guard_masked = np.zeros((n, k), dtype=bool)
         allowed = np.ones((n, k), dtype=bool)
         rule_action = np.empty(n, dtype=np.intp)
@@ -501,19 +524,7 @@ class HybridController:
                 g = np.array([a in row.guard_masked for a in self.actions])
                 m = np.array([a in row.masked for a in self.actions])
                 proposal = row.proposal
-                if proposal.rule is not None:
-                    row_layer = _RULES
-                elif (
-                    proposal.action == policy.default_action
-                    and proposal.confidence == policy.default_confidence
-                    and proposal.action not in row.masked
-                ):
-                    row_layer = _DEFAULT
-                else:
-                    row_layer = _GUARD
-                event = row_layer == _GUARD or any(
-                    f.action in row.guard_masked for f in proposal.fired
-                )
+                row_layer, event = self._rule_layer(row)
                 cache[key] = (
                     g,
                     ~m,
@@ -620,29 +631,47 @@ class HybridController:
             counts=self.bandit.n.copy(),
         )
 
-    def _decide_one(
-        self, x: FloatArray, row: _RowRules, autonomy: AutonomyLevel, rng: np.random.Generator
-    ) -> _Core:
-        """`_core` for a single context without the batch bookkeeping."""
-        policy = self.policy
-        guard_masked = np.array([a in row.guard_masked for a in self.actions])
-        allowed = np.array([a not in row.masked for a in self.actions])
-        proposal = row.proposal
+    def _rule_layer(self, row: _RowRules) -> tuple[int, bool]:
+        """The layer behind the rule proposal (rules, default or guard) and whether a
+        guard-level event happened (the guards forced a fallback or blocked a fired rule)."""
+        policy, proposal = self.policy, row.proposal
         if proposal.rule is not None:
-            rule_layer = _RULES
+            layer = _RULES
         elif (
             proposal.action == policy.default_action
             and proposal.confidence == policy.default_confidence
             and proposal.action not in row.masked
         ):
-            rule_layer = _DEFAULT
+            layer = _DEFAULT
         else:
-            rule_layer = _GUARD
-        event = rule_layer == _GUARD or any(f.action in row.guard_masked for f in proposal.fired)
+            layer = _GUARD
+        guard = row.guard_masked
+        event = layer == _GUARD or any(f.action in guard for f in proposal.fired)
+        return layer, event
+
+    def _decide_one(
+        self,
+        x: FloatArray,
+        row: _RowRules,
+        signals: Mapping[str, float],
+        autonomy: AutonomyLevel,
+        rng: np.random.Generator,
+    ) -> Decision:
+        """The switch, the approval gate and the `Decision` for one context in plain Python
+        scalars: the same logic as `_core` + `_compose` (a test checks that both give the same
+        decision on the same seed), without numpy calls on 7-element arrays, which would cost
+        more than the maths."""
+        policy, names = self.policy, self.actions
+        settings, approval = policy.hybrid, policy.approval
+        k = len(names)
+        masked = row.masked
+        allowed = [name not in masked for name in names] if masked else [True] * k
+        rule_layer, guard_event = self._rule_layer(row)
+        proposal = row.proposal
         rule_action = self.index[proposal.action]
-        settings = policy.hybrid
-        assessment = self.bandit._assess_one(
-            x[0],
+        rule_conf = proposal.confidence
+        view = self.bandit.assess_single(
+            x,
             self.costs,
             allowed,
             rule_action,
@@ -651,112 +680,107 @@ class HybridController:
             settings.min_samples_per_action,
             self.level,
         )
-        return self._gate_one(
-            assessment,
-            allowed,
-            guard_masked,
-            rule_action,
-            proposal.confidence,
-            rule_layer,
-            event,
-            autonomy,
-            rng,
-        )
-
-    def _gate_one(
-        self,
-        assessment: Assessment,
-        allowed: BoolArray,
-        guard_masked: BoolArray,
-        rule_action: int,
-        rule_conf: float,
-        rule_layer: int,
-        guard_event: bool,
-        autonomy: AutonomyLevel,
-        rng: np.random.Generator,
-    ) -> _Core:
-        """`_core`'s switch and gate for a single context in plain Python scalars (the same
-        logic as the vectorised path, which a test checks; numpy calls on 7-element arrays
-        would cost more than the maths)."""
-        policy = self.policy
-        settings, approval = policy.hybrid, policy.approval
-        k = len(self.actions)
-        enough = assessment.enough.tolist()
-        share = assessment.ts_share[0].tolist()
-        conf_all = assessment.confidence_vs_reference[0].tolist()
-        chosen = int(assessment.chosen[0])
+        enough, share, conf_all, chosen = view.enough, view.share, view.confidence, view.chosen
         threshold = settings.confidence_threshold
-        wins_all = [
-            conf_all[b] >= threshold and enough[b] and enough[rule_action] and b != rule_action
-            for b in range(k)
-        ]
-        any_allowed = bool(allowed.any())
-        wins = chosen >= 0 and wins_all[chosen]
+        rule_enough = enough[rule_action]
+        any_allowed = chosen >= 0  # the Thompson choice exists iff an action is allowed
+        wins = (
+            any_allowed
+            and rule_enough
+            and chosen != rule_action
+            and enough[chosen]
+            and conf_all[chosen] >= threshold
+        )
         exploration = float(settings.exploration)
         explore_draw = bool(rng.random() < exploration) if exploration > 0 else False
-        explored = explore_draw and not wins and chosen >= 0 and chosen != rule_action
+        explored = explore_draw and not wins and any_allowed and chosen != rule_action
         use_adaptive = wins or explored
         action = chosen if use_adaptive else rule_action
         layer = _ADAPTIVE if use_adaptive else rule_layer
         if not any_allowed:
             layer = _GUARD
-        adaptive_conf = conf_all[chosen] if chosen >= 0 else 0.0
+        adaptive_conf = conf_all[chosen] if any_allowed else 0.0
         confidence = adaptive_conf if use_adaptive else rule_conf
+        # P(final action) given the draws (see the module docstring); only the chosen action's
+        # is needed here. An action other than the rule's is final only through a win (or
+        # exploration); the rule's also keeps the share of every action that would not win.
         if any_allowed:
-            keep_rule = sum(share[b] for b in range(k) if not wins_all[b])
-            probability = [
-                exploration * share[b] + (1.0 - exploration) * (share[b] if wins_all[b] else 0.0)
-                for b in range(k)
-            ]
-            probability[rule_action] += (1.0 - exploration) * keep_rule
+            s = share[action]
+            propensity = exploration * s + (1.0 - exploration) * (s if wins else 0.0)
+            if action == rule_action:
+                keep_rule = 0.0
+                for b in range(k):
+                    if not (
+                        rule_enough and b != rule_action and enough[b] and conf_all[b] >= threshold
+                    ):
+                        keep_rule += share[b]
+                propensity += (1.0 - exploration) * keep_rule
         else:
-            probability = [1.0 if b == rule_action else 0.0 for b in range(k)]
-        propensity = probability[action]
-        cost = self.costs.mean
-        action_cost = float(cost[action])
-        guard_event = guard_event or bool(guard_masked[action]) or not any_allowed
+            propensity = 1.0
+        cost = view.cost
+        action_cost = cost[action]
+        action_name = names[action]
+        guard_event = guard_event or action_name in row.guard_masked or not any_allowed
         reasons = [False] * _N_REASONS
-        reasons[_OBSERVE] = autonomy == "observe"
-        reasons[_LOW_CONF] = confidence < approval.below_confidence
-        reasons[_COSTLY] = action_cost > approval.above_cost
-        reasons[_IRREVERSIBLE] = not bool(self._reversible[action])
-        if approval.disagreement_margin > 0 and chosen >= 0:
-            advantage = float(assessment.mean[0, chosen] - assessment.mean[0, rule_action])
-            reasons[_DISAGREE] = (
-                chosen != rule_action
-                and enough[chosen]
-                and enough[rule_action]
-                and advantage < approval.disagreement_margin
-            )
+        if autonomy != "autonomous":
+            reasons[_OBSERVE] = autonomy == "observe"
+            reasons[_LOW_CONF] = confidence < approval.below_confidence
+            reasons[_COSTLY] = action_cost > approval.above_cost
+            reasons[_IRREVERSIBLE] = not self._reversible_list[action]
+            if approval.disagreement_margin > 0 and any_allowed:
+                reasons[_DISAGREE] = (
+                    chosen != rule_action
+                    and enough[chosen]
+                    and rule_enough
+                    and view.mean[chosen] - view.mean[rule_action] < approval.disagreement_margin
+                )
+            reasons[_EXPLORE] = explored
         reasons[_GUARD_EVENT] = guard_event
-        reasons[_EXPLORE] = explored
-        if autonomy == "assisted":
-            reasons = [r and bool(m) for r, m in zip(reasons, _ASSISTED_REASONS, strict=True)]
-        elif autonomy == "autonomous":
-            reasons = [r and bool(m) for r, m in zip(reasons, _AUTONOMOUS_REASONS, strict=True)]
         needs = any(reasons)
         four_eyes_cost = approval.four_eyes_above_cost
         four_eyes = needs and four_eyes_cost is not None and action_cost > four_eyes_cost
-        return _Core(
-            action=np.array([action], dtype=np.intp),
-            layer=np.array([layer], dtype=np.intp),
-            confidence=np.array([confidence]),
-            rule_action=np.array([rule_action], dtype=np.intp),
-            rule_confidence=np.array([rule_conf]),
-            adaptive_action=assessment.chosen,
-            adaptive_confidence=np.array([adaptive_conf]),
-            adaptive_propensity=assessment.propensity,
-            propensity=np.array([propensity]),
-            explored=np.array([explored]),
-            reasons=np.array([reasons]),
-            needs_approval=np.array([needs]),
-            four_eyes=np.array([four_eyes]),
-            allowed=allowed[None, :],
-            probability=np.array([probability]),
-            assessment=assessment,
-            cost=cost.copy(),
-            counts=self.bandit.n.copy(),
+        adaptive = names[chosen] if any_allowed else None
+        return Decision._from_fields(
+            action=action_name,
+            layer=LAYERS[layer],
+            confidence=confidence,
+            rule_action=names[rule_action],
+            rule_confidence=rule_conf,
+            rule=proposal.rule,
+            adaptive_action=adaptive,
+            adaptive_confidence=adaptive_conf,
+            adaptive_propensity=share[chosen] if any_allowed else 1.0,
+            needs_approval=needs,
+            approval_reasons=self._approval_texts(
+                reasons, confidence, action_cost, action_name, adaptive, rule_action, row
+            ),
+            four_eyes=four_eyes,
+            estimates=self._estimates(view.mean, view.low, view.high, cost, view.counts),
+            fired_rules=proposal.fired,
+            masked=masked,
+            propensity=propensity,
+            policy_digest=policy.digest,
+            signals=signals,
+            autonomy=autonomy,
+            explored=explored,
+            confidence_threshold=settings.confidence_threshold,
+            credible_level=self.level,
+            min_samples=settings.min_samples_per_action,
         )
+
+    def _estimates(
+        self,
+        mean: Sequence[float],
+        low: Sequence[float],
+        high: Sequence[float],
+        cost: Sequence[float],
+        counts: Sequence[int],
+    ) -> dict[str, ActionEstimate]:
+        """Per-action estimates from plain lists (catalogue order)."""
+        return {
+            name: ActionEstimate(mean[j], low[j], high[j], cost[j], counts[j])
+            for j, name in enumerate(self.actions)
+        }
 
     def _compose(
         self,
@@ -769,25 +793,36 @@ class HybridController:
         """Materialise row i of a `_Core` as a `Decision` with reasons and an explanation."""
         names = self.actions
         a = core.assessment
+        j = int(core.action[i])
+        action = names[j]
+        chosen = int(core.adaptive_action[i])
+        adaptive = names[chosen] if chosen >= 0 else None
+        confidence = float(core.confidence[i])
+        rule_action = int(core.rule_action[i])
+        reasons = self._approval_texts(
+            core.reasons[i].tolist(),
+            confidence,
+            float(core.cost[j]),
+            action,
+            adaptive,
+            rule_action,
+            row,
+        )
         estimates = {
             name: ActionEstimate(
-                mean=float(a.mean[i, j]),
-                low=float(a.low[i, j]),
-                high=float(a.high[i, j]),
-                cost=float(core.cost[j]),
-                n=int(core.counts[j]),
+                mean=float(a.mean[i, jj]),
+                low=float(a.low[i, jj]),
+                high=float(a.high[i, jj]),
+                cost=float(core.cost[jj]),
+                n=int(core.counts[jj]),
             )
-            for j, name in enumerate(names)
+            for jj, name in enumerate(names)
         }
-        action = names[int(core.action[i])]
-        adaptive = names[int(core.adaptive_action[i])] if core.adaptive_action[i] >= 0 else None
-        layer = LAYERS[int(core.layer[i])]
-        reasons = self._approval_texts(core, i, action, adaptive, row, autonomy)
-        decision = Decision(
+        return Decision(
             action=action,
-            layer=layer,
-            confidence=float(core.confidence[i]),
-            rule_action=names[int(core.rule_action[i])],
+            layer=LAYERS[int(core.layer[i])],
+            confidence=confidence,
+            rule_action=names[rule_action],
             rule_confidence=float(core.rule_confidence[i]),
             rule=row.proposal.rule,
             adaptive_action=adaptive,
@@ -808,41 +843,42 @@ class HybridController:
             credible_level=self.level,
             min_samples=self.policy.hybrid.min_samples_per_action,
         )
-        return decision
 
     def _approval_texts(
         self,
-        core: _Core,
-        i: int,
+        flags: Sequence[bool],
+        confidence: float,
+        action_cost: float,
         action: str,
         adaptive: str | None,
+        rule_action: int,
         row: _RowRules,
-        autonomy: AutonomyLevel,
     ) -> tuple[str, ...]:
+        """The approval reasons that apply (`flags`, indexed by the _OBSERVE.. constants) as
+        sentences for the approval screen."""
+        if not any(flags):
+            return ()
         approval = self.policy.approval
-        flags = core.reasons[i]
-        j = int(core.action[i])
         texts = []
         if flags[_OBSERVE]:
             texts.append("the pipeline is in observe mode: every decision needs approval")
         if flags[_LOW_CONF]:
-            texts.append(
-                f"confidence {core.confidence[i]:.2f} is below {approval.below_confidence:.2f}"
-            )
+            texts.append(f"confidence {confidence:.2f} is below {approval.below_confidence:.2f}")
         if flags[_COSTLY]:
             texts.append(
-                f"estimated cost {core.cost[j]:.4g} of {action} is above {approval.above_cost:.4g}"
+                f"estimated cost {action_cost:.4g} of {action} is above {approval.above_cost:.4g}"
             )
         if flags[_IRREVERSIBLE]:
             texts.append(f"{action} is irreversible")
         if flags[_DISAGREE]:
             texts.append(
-                f"the layers disagree ({adaptive} vs {self.actions[int(core.rule_action[i])]}) "
+                f"the layers disagree ({adaptive} vs {self.actions[rule_action]}) "
                 f"and the expected advantage is below {approval.disagreement_margin:.4g}"
             )
         if flags[_GUARD_EVENT]:
-            blocked = [f.name for f in row.proposal.fired if f.action in row.guard_masked]
-            if not core.allowed[i].any():
+            proposal = row.proposal
+            blocked = [f.name for f in proposal.fired if f.action in row.guard_masked]
+            if all(name in row.masked for name in self.actions):
                 texts.append("every action is masked by guards")
             elif blocked:
                 texts.append(f"guards blocked the action of rule(s) {', '.join(blocked)}")

@@ -50,8 +50,18 @@ def masked_actions(
     """
     reasons: dict[str, list[str]] = {}
     for guard in policy.guards:
-        for action, reason in _check(guard, policy, signals, now, history).items():
+        when = guard.when
+        if guard.kind == "forbid" and when is not None:
+            # The common case inline (this runs at every decision): a known signal value for
+            # which the condition does not hold masks nothing.
+            value = signal_value(signals, when.signal)
+            if not math.isnan(value) and not holds(value, when.op, when.value):
+                continue
+        found = _check(guard, policy, signals, now, history)
+        for action, reason in found.items():
             reasons.setdefault(action, []).append(f"{guard.name}: {reason}")
+    if not reasons:
+        return {}  # the common case, kept cheap: this runs at every decision
     ordered = [name for name in policy.actions if name in reasons]
     ordered += [name for name in reasons if name not in policy.actions]
     return {name: "; ".join(reasons[name]) for name in ordered}
@@ -65,15 +75,8 @@ def _check(
     history: Sequence[ActionRecord],
 ) -> dict[str, str]:
     """The actions this guard masks now, each with the reason (without the guard's name)."""
-    if not history and (
-        guard.kind == "cooldown"
-        or (guard.kind in ("budget", "max_attempts") and guard.max_count > 0)
-    ):
-        return {}  # no past action (the common case): nothing to count, nothing masked
-    since = now - timedelta(minutes=guard.period_minutes)
-    listed = set(guard.actions)
-
-    if guard.kind == "forbid":
+    kind = guard.kind
+    if kind == "forbid":
         when = guard.when
         if when is None:
             return {}
@@ -85,7 +88,14 @@ def _check(
         reason = f"{when.signal} = {format_number(value)} {when.op} {format_number(when.value)}"
         return dict.fromkeys(guard.actions, reason)
 
-    if guard.kind == "budget":
+    if not history and (
+        kind == "cooldown" or (kind in ("budget", "max_attempts") and guard.max_count > 0)
+    ):
+        return {}  # no past action (the common case): nothing to count, nothing masked
+    since = now - timedelta(minutes=guard.period_minutes)
+    listed = guard.actions
+
+    if kind == "budget":
         count = sum(1 for r in history if r.action in listed and r.at > since)
         if count < guard.max_count:
             return {}
@@ -94,7 +104,7 @@ def _check(
         )
         return dict.fromkeys(guard.actions, reason)
 
-    if guard.kind == "cooldown":
+    if kind == "cooldown":
         recent = [r.at for r in history if r.action in listed and r.at > since]
         if not recent:
             return {}
@@ -105,15 +115,12 @@ def _check(
         )
         return dict.fromkeys(guard.actions, reason)
 
-    if guard.kind == "max_attempts":
-        attempts = sorted(
-            (
-                r
-                for r in history
-                if r.action in listed and (guard.period_minutes <= 0 or r.at > since)
-            ),
-            key=lambda r: r.at,
-        )
+    if kind == "max_attempts":
+        windowed = guard.period_minutes > 0
+        attempts = [r for r in history if r.action in listed and (not windowed or r.at > since)]
+        if len(attempts) < guard.max_count:
+            return {}  # the streak cannot reach the limit
+        attempts.sort(key=_time_of)
         streak = 0
         for record in reversed(attempts):
             if record.succeeded is True:
@@ -121,15 +128,15 @@ def _check(
             streak += 1
         if streak < guard.max_count:
             return {}
-        window = f" in {_period_text(guard)}" if guard.period_minutes > 0 else ""
+        window = f" in {_period_text(guard)}" if windowed else ""
         reason = (
             f"{streak} attempts of {_or(guard.actions)} without a success{window} "
             f"(at most {guard.max_count})"
         )
         return dict.fromkeys(guard.actions, reason)
 
-    if guard.kind == "cost_budget":
-        spent = math.fsum(r.cost for r in history if r.at > since)
+    if kind == "cost_budget":
+        spent = math.fsum([r.cost for r in history if r.at > since])
         if math.isnan(spent):  # a record with an unknown cost: assume the worst
             spent = math.inf
         masked = {}
@@ -144,6 +151,10 @@ def _check(
         return masked
 
     return {}
+
+
+def _time_of(record: ActionRecord) -> datetime:
+    return record.at
 
 
 def _period_text(guard: Guard) -> str:

@@ -146,7 +146,7 @@ class ActionRecord:
     succeeded: bool | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class FiredRule:
     """A rule whose condition held, with the value that made it fire."""
 
@@ -158,8 +158,30 @@ class FiredRule:
     confidence: float
     priority: int
 
+    def __init__(
+        self,
+        name: str,
+        signal: str,
+        value: float,
+        threshold: float,
+        action: str,
+        confidence: float,
+        priority: int,
+    ) -> None:
+        # One dict update instead of a frozen-dataclass setattr per field: fired rules are
+        # built at every decision.
+        self.__dict__.update(
+            name=name,
+            signal=signal,
+            value=value,
+            threshold=threshold,
+            action=action,
+            confidence=confidence,
+            priority=priority,
+        )
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class RuleProposal:
     """Layer 1's answer: the action of the highest-priority fired rule whose action is not
     masked (ties: higher confidence, then file order), or the policy's default action."""
@@ -169,3 +191,12 @@ class RuleProposal:
     fired: tuple[FiredRule, ...]
     rule: str | None = None
     """Name of the deciding rule; None when the default action applies."""
+
+    def __init__(
+        self,
+        action: str,
+        confidence: float,
+        fired: tuple[FiredRule, ...],
+        rule: str | None = None,
+    ) -> None:
+        self.__dict__.update(action=action, confidence=confidence, fired=fired, rule=rule)

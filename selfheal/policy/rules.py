@@ -10,7 +10,8 @@ comes first in the file. When none can decide, the policy's default action appli
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+import operator
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from selfheal.policy.model import Comparison, FiredRule, Policy, Rule, RuleProposal
 
@@ -35,11 +36,19 @@ def holds(value: float, op: Comparison, threshold: float) -> bool:
     return value < threshold
 
 
-def _fires(rule: Rule, signals: Mapping[str, float], recent: Sequence[Mapping[str, float]]) -> bool:
-    if not holds(signal_value(signals, rule.signal), rule.op, rule.threshold):
-        return False
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+"""`holds` without the NaN test: an IEEE comparison with NaN is already False."""
+
+
+def _held_before(rule: Rule, recent: Sequence[Mapping[str, float]]) -> bool:
+    """Whether the rule's condition held in each of its `for_windows - 1` previous windows."""
     needed = rule.for_windows - 1
-    if needed == 0:
+    if needed <= 0:
         return True
     if len(recent) < needed:
         return False
@@ -69,14 +78,14 @@ def evaluate_rules(
     otherwise the first unmasked action of the catalogue, with confidence 0 so that the
     approval gate asks a human.
     """
-    ranked = sorted(
-        (
-            (index, rule)
-            for index, rule in enumerate(policy.rules)
-            if _fires(rule, signals, recent_signals)
-        ),
-        key=lambda item: (-item[1].priority, -item[1].confidence, item[0]),
-    )
+    ranked = [
+        (index, rule)
+        for index, rule in enumerate(policy.rules)
+        if _COMPARE[rule.op](float(signals.get(rule.signal, 0.0)), rule.threshold)
+        and (rule.for_windows == 1 or _held_before(rule, recent_signals))
+    ]
+    if len(ranked) > 1:
+        ranked.sort(key=_deciding_order)
     fired = tuple(
         FiredRule(
             name=rule.name,
@@ -99,3 +108,8 @@ def evaluate_rules(
         if action not in masked:
             return RuleProposal(action, 0.0, fired)
     return RuleProposal(policy.default_action, 0.0, fired)
+
+
+def _deciding_order(item: tuple[int, Rule]) -> tuple[int, float, int]:
+    index, rule = item
+    return (-rule.priority, -rule.confidence, index)

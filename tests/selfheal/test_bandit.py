@@ -255,3 +255,30 @@ def test_its_credible_intervals_cover_the_true_net_value_at_the_nominal_rate():
         f"mean {np.mean(coverages):.3f}"
     )
     assert 0.84 <= np.mean(coverages) <= 0.96
+
+
+def test_its_single_context_view_follows_updates_of_the_bandit_and_the_costs():
+    """`assess_single` caches per-posterior constants; a change of either posterior (bandit
+    update or a realised cost observed on its own) must show in the next view, as in the
+    batch path's interval."""
+    bandit, costs, x = warm(7)
+    rng = np.random.default_rng(0)
+
+    def interval():
+        view = bandit.assess_single(x[0], costs, [True] * 3, 0, rng, min_samples=5)
+        batch = bandit.assess(
+            x[:2], costs=costs, allowed=np.ones((2, 3), bool), reference=np.zeros(2, int), rng=rng
+        )
+        np.testing.assert_allclose(view.mean, batch.mean[0], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(view.low, batch.low[0], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(view.high, batch.high[0], rtol=1e-9, atol=1e-9)
+        return view
+
+    before = interval()
+    costs.observe("b", 40.0)
+    after_cost = interval()
+    assert after_cost.mean[1] < before.mean[1] and after_cost.cost[1] > before.cost[1]
+    bandit.update("a", x[1], 500.0)
+    after_update = interval()
+    assert after_update.mean[0] != after_cost.mean[0]
+    assert after_update.counts[0] == before.counts[0] + 1

@@ -335,6 +335,34 @@ def test_it_gives_the_same_decision_for_the_same_seed():
     assert c.to_dict() == d.to_dict()
 
 
+def test_its_single_decisions_follow_every_update_of_the_posteriors():
+    """A single decision caches what changes only when a posterior does; after each learned
+    outcome (benefit and realised cost) its estimates must equal those of the batch path,
+    which derives everything afresh."""
+    policy = load_policy(DEFAULT_POLICY.read_text())
+    controller = warm_controller(policy, 4, 40)
+    world = LinearWorld.create({a: s.cost for a, s in policy.actions.items()}, seed=99)
+    raw = world.signals(30)
+    for i in range(30):
+        signals = dict(zip(SIGNAL_NAMES, raw[i].tolist()))
+        decision = controller.decide(signals, now=NOW, rng=i)
+        batch = controller.decide_batch([signals, signals], now=NOW, rng=i)
+        for j, name in enumerate(controller.actions):
+            estimate = decision.estimates[name]
+            assert estimate.mean == pytest.approx(batch.means[0, j], rel=1e-9, abs=1e-9)
+            assert estimate.low == pytest.approx(batch.lows[0, j], rel=1e-9, abs=1e-9)
+            assert estimate.high == pytest.approx(batch.highs[0, j], rel=1e-9, abs=1e-9)
+            assert estimate.cost == pytest.approx(controller.costs.mean[j], rel=1e-12)
+            assert estimate.n == int(controller.bandit.n[j])
+        action = controller.actions[i % len(controller.actions)]
+        benefit, cost = world.outcome(raw[i], action)
+        controller.learn(
+            Experience(
+                signals=signals, action=action, kind="outcome", at=NOW, benefit=benefit, cost=cost
+            )
+        )
+
+
 def test_it_explains_and_serialises_a_decision():
     policy = load_policy(DEFAULT_POLICY.read_text())
     controller = warm_controller(policy, 5, 200)
