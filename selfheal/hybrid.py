@@ -15,7 +15,8 @@ From a window's signals, the pipeline's action history and the time (both passed
    rule's action stands. With `hybrid.exploration` = e > 0, on a share e of decisions the
    Thompson choice is used regardless (flagged `explored`, and it needs approval unless the
    pipeline is autonomous), so that a cold start can gather evidence on every action.
-4. The **approval gate**: ``observe`` -> always; ``assisted`` -> when confidence <
+4. The **approval gate**: ``observe`` -> every decision except a quiet one (no rule fired and
+   the default action stands: nothing to approve); ``assisted`` -> when confidence <
    `approval.below_confidence`, estimated cost > `approval.above_cost`, the action is
    irreversible, the layers disagree with an expected advantage below
    `approval.disagreement_margin` (when > 0, and both compared actions have enough samples), the
@@ -584,7 +585,9 @@ class HybridController:
         guard_event = guard_event | guard_masked[rows_idx, action] | ~any_allowed
         approval = policy.approval
         reasons = np.zeros((n, _N_REASONS), dtype=bool)
-        reasons[:, _OBSERVE] = autonomy == "observe"
+        # Observe mode asks about every decision that acts or answers an alarm; a quiet check
+        # (no rule fired, the default action stands) leaves nothing to approve.
+        reasons[:, _OBSERVE] = (autonomy == "observe") & (layer != _DEFAULT)
         reasons[:, _LOW_CONF] = confidence < approval.below_confidence
         reasons[:, _COSTLY] = action_cost > approval.above_cost
         reasons[:, _IRREVERSIBLE] = ~self._reversible[action]
@@ -723,7 +726,7 @@ class HybridController:
         guard_event = guard_event or action_name in row.guard_masked or not any_allowed
         reasons = [False] * _N_REASONS
         if autonomy != "autonomous":
-            reasons[_OBSERVE] = autonomy == "observe"
+            reasons[_OBSERVE] = autonomy == "observe" and layer != _DEFAULT
             reasons[_LOW_CONF] = confidence < approval.below_confidence
             reasons[_COSTLY] = action_cost > approval.above_cost
             reasons[_IRREVERSIBLE] = not self._reversible_list[action]
@@ -861,7 +864,10 @@ class HybridController:
         approval = self.policy.approval
         texts = []
         if flags[_OBSERVE]:
-            texts.append("the pipeline is in observe mode: every decision needs approval")
+            texts.append(
+                "the pipeline is in observe mode: every decision that acts or answers an alarm "
+                "needs approval"
+            )
         if flags[_LOW_CONF]:
             texts.append(f"confidence {confidence:.2f} is below {approval.below_confidence:.2f}")
         if flags[_COSTLY]:

@@ -143,8 +143,8 @@ def expected_approval(policy, decision: Decision, guard_masked, autonomy):
     guard_event = decision.layer == "guard" or any(
         f.action in guard_masked for f in decision.fired_rules
     )
-    if autonomy == "observe":
-        needs = True
+    if autonomy == "observe" and decision.layer != "default":
+        needs = True  # a quiet check (no rule fired, default action) leaves nothing to approve
     elif autonomy == "autonomous":
         needs = guard_event
     else:
@@ -501,3 +501,13 @@ def test_it_logs_the_probability_of_the_whole_procedure_not_just_the_bandit():
     frequency = np.bincount(batch.actions, minlength=len(ACTIONS)) / len(batch)
     np.testing.assert_allclose(frequency, batch.probabilities[0], atol=0.03)
     assert len(set(batch.actions.tolist())) > 1
+
+
+def test_observe_mode_asks_about_alarms_but_not_about_quiet_checks():
+    policy = load_policy(DEFAULT_POLICY.read_text())
+    controller = HybridController(policy, rng=0)
+    quiet = controller.decide({"data_drift": 0.01}, now=NOW, autonomy="observe", rng=0)
+    alarm = controller.decide({"data_drift": 0.4}, now=NOW, autonomy="observe", rng=0)
+    assert (quiet.action, quiet.layer, quiet.needs_approval) == ("none", "default", False)
+    assert alarm.fired_rules and alarm.needs_approval
+    assert any("observe mode" in reason for reason in alarm.approval_reasons)
