@@ -259,9 +259,7 @@ class _BalancedRing(_Ring):
             slot = self.size
             self.size += 1
         else:
-            victim = max(
-                self.slots.values(), key=lambda q: (len(q), -int(self.sequence[q[0]]))
-            )
+            victim = max(self.slots.values(), key=lambda q: (len(q), -int(self.sequence[q[0]])))
             slot = victim.popleft()
             evicted = self.items[slot]
             if not victim:
