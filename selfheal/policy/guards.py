@@ -49,15 +49,27 @@ def masked_actions(
     are joined with ``"; "`` in policy order. Actions are listed in catalogue order.
     """
     reasons: dict[str, list[str]] = {}
+    starts: dict[float, datetime] = {}  # period -> its start; guards often share a period
     for guard in policy.guards:
         when = guard.when
-        if guard.kind == "forbid" and when is not None:
+        if guard.kind == "forbid":
             # The common case inline (this runs at every decision): a known signal value for
             # which the condition does not hold masks nothing.
+            if when is None:
+                continue
             value = signal_value(signals, when.signal)
             if not math.isnan(value) and not holds(value, when.op, when.value):
                 continue
-        found = _check(guard, policy, signals, now, history)
+            since = now
+        elif history:
+            period = guard.period_minutes
+            start = starts.get(period)
+            if start is None:
+                start = starts[period] = now - timedelta(minutes=period)
+            since = start
+        else:
+            since = now  # no record to compare with it
+        found = _check(guard, policy, signals, now, history, since)
         for action, reason in found.items():
             reasons.setdefault(action, []).append(f"{guard.name}: {reason}")
     if not reasons:
@@ -73,8 +85,10 @@ def _check(
     signals: Mapping[str, float],
     now: datetime,
     history: Sequence[ActionRecord],
+    since: datetime,
 ) -> dict[str, str]:
-    """The actions this guard masks now, each with the reason (without the guard's name)."""
+    """The actions this guard masks now, each with the reason (without the guard's name).
+    `since` is the start of the guard's period (``now - period``)."""
     kind = guard.kind
     if kind == "forbid":
         when = guard.when
@@ -92,7 +106,6 @@ def _check(
         kind == "cooldown" or (kind in ("budget", "max_attempts") and guard.max_count > 0)
     ):
         return {}  # no past action (the common case): nothing to count, nothing masked
-    since = now - timedelta(minutes=guard.period_minutes)
     listed = guard.actions
 
     if kind == "budget":

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from selfheal.bandit import BayesianLinearBandit
+from selfheal.bandit import BayesianLinearBandit, SingleAssessment
 from selfheal.context import CONTEXT_DIM, context_matrix
 from selfheal.costs import CostModel
 from selfheal.hybrid import HybridController
@@ -257,14 +257,14 @@ def test_its_credible_intervals_cover_the_true_net_value_at_the_nominal_rate():
     assert 0.84 <= np.mean(coverages) <= 0.96
 
 
-def test_its_single_context_view_follows_updates_of_the_bandit_and_the_costs():
+def test_its_single_context_view_follows_updates_of_the_bandit_and_the_costs() -> None:
     """`assess_single` caches per-posterior constants; a change of either posterior (bandit
     update or a realised cost observed on its own) must show in the next view, as in the
     batch path's interval."""
     bandit, costs, x = warm(7)
     rng = np.random.default_rng(0)
 
-    def interval():
+    def interval() -> SingleAssessment:
         view = bandit.assess_single(x[0], costs, [True] * 3, 0, rng, min_samples=5)
         batch = bandit.assess(
             x[:2], costs=costs, allowed=np.ones((2, 3), bool), reference=np.zeros(2, int), rng=rng

@@ -335,7 +335,7 @@ def test_it_gives_the_same_decision_for_the_same_seed():
     assert c.to_dict() == d.to_dict()
 
 
-def test_its_single_decisions_follow_every_update_of_the_posteriors():
+def test_its_single_decisions_follow_every_update_of_the_posteriors() -> None:
     """A single decision caches what changes only when a posterior does; after each learned
     outcome (benefit and realised cost) its estimates must equal those of the batch path,
     which derives everything afresh."""
