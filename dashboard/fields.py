@@ -123,6 +123,10 @@ def unpack_document(data: bytes | memoryview) -> Any:
 class PackedDocumentField(models.BinaryField):
     """A JSON-like document stored with `pack_document` (see the module docstring)."""
 
+    # For django-stubs: the attribute holds the document, not bytes.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("editable", False)
         super().__init__(*args, **kwargs)

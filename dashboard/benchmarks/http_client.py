@@ -67,20 +67,26 @@ class _Connection:
         self.reader = self.writer = None
 
 
-def _post(host: str, path: str, token: str, payload: bytes) -> bytes:
+def _request(method: str, host: str, path: str, token: str, payload: bytes) -> bytes:
     return (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Token {token}\r\n"
+        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Token {token}\r\n"
         f"Content-Type: application/json\r\nAccept: application/json\r\n"
         f"Content-Length: {len(payload)}\r\n\r\n"
     ).encode() + payload
 
 
 async def _run(
-    base: str, token: str, paths: Iterable[str], clients: int, body: object, timeout: float
+    method: str,
+    base: str,
+    token: str,
+    paths: Iterable[str],
+    clients: int,
+    body: object,
+    timeout: float,
 ) -> LoadResult:
     url = urlsplit(base)
     host, port = url.hostname or "127.0.0.1", url.port or 80
-    payload = json.dumps(body).encode()
+    payload = b"" if body is None else json.dumps(body).encode()
     pending: Iterator[str] = iter(paths)
     result = LoadResult()
 
@@ -90,7 +96,7 @@ async def _run(
             started = time.perf_counter()
             try:
                 status, _ = await connection.request(
-                    _post(url.netloc, path, token, payload), timeout
+                    _request(method, url.netloc, path, token, payload), timeout
                 )
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                 status = 0  # counted as an error, not fatal; the next request reconnects
@@ -115,4 +121,12 @@ def post_closed_loop(
     timeout: float = 30.0,
 ) -> LoadResult:
     """POST `body` (JSON, `{}` by default) to every path with `clients` requests in flight."""
-    return asyncio.run(_run(base, token, paths, clients, {} if body is None else body, timeout))
+    body = {} if body is None else body
+    return asyncio.run(_run("POST", base, token, paths, clients, body, timeout))
+
+
+def get_closed_loop(
+    base: str, token: str, paths: Iterable[str], *, clients: int, timeout: float = 30.0
+) -> LoadResult:
+    """GET every path with `clients` requests in flight (e.g. to warm a server up)."""
+    return asyncio.run(_run("GET", base, token, paths, clients, None, timeout))

@@ -36,6 +36,7 @@ from dashboard.benchmarks.fleet import (
     wait_for_workers,
     window_rows,
 )
+from dashboard.benchmarks.http_client import get_closed_loop
 from dashboard.benchmarks.processes import Processes
 from dashboard.celery import app
 from dashboard.models import Decision, DecisionState, HealthCheck, Pipeline, TelemetryWindow
@@ -54,6 +55,7 @@ class LoadResult:
     checks: int
     decisions: int
     lost_checks: int
+    lost_by_slot: dict[str, int]
     duplicate_checks: int
     duplicate_decisions: int
     lag_p50_s: float
@@ -108,28 +110,28 @@ def run_load(
     app.conf.task_default_queue = queue
     procs = Processes(queue)
     try:
-        # The first due time: a slot boundary far enough ahead for setup and worker start.
-        first = slot_of(timezone.now() + timedelta(seconds=interval + 30), interval)
-        ids = setup_fleet(
-            run,
-            pipelines,
-            rng,
-            features=features,
-            rows=rows,
-            interval=interval,
-            next_check_at=first,
-        )
+        ids = setup_fleet(run, pipelines, rng, features=features, rows=rows, interval=interval)
         operator, _ = user_create_with_role(username=f"load-op-{run}", role="operator")
         token = token_mint(username=operator.username)
         procs.workers(workers)
         wait_for_workers([f"bench{i}@" for i in range(workers)])
         procs.beat()
+        # The first due time: the slot boundary after beat has had 15 s to start.
+        first = slot_of(timezone.now() + timedelta(seconds=15 + interval), interval)
+        Pipeline.objects.filter(pk__in=ids).update(next_check_at=first)
         say(f"{pipelines} pipelines every {interval} s from {first:%H:%M:%S}, {slots} slots")
         due = [first + timedelta(seconds=k * interval) for k in range(slots)]
         workers_cpu = procs.cpu_seconds()
         for k, moment in enumerate(due):
             if k > 0:  # the setup fed the first slot
+                # The next window arrives shortly before its slot, but not before the previous
+                # slot's checks have read theirs (a late check would read the new one, and the
+                # next check then finds nothing new): under overload the lag shows it.
                 _sleep_until(moment - timedelta(seconds=min(10, interval / 3)))
+                while HealthCheck.objects.filter(
+                    pipeline_id__in=ids, slot=due[k - 1]
+                ).count() < len(ids) and timezone.now() < moment + timedelta(seconds=interval):
+                    time.sleep(0.5)
                 _feed(ids, rng, features, rows, interval)
         expected = {(pk, moment) for pk in ids for moment in due}
         # The backlog may run past the last slot; it has `drain_seconds` more to finish.
@@ -172,9 +174,12 @@ def run_load(
             ).values_list("pk", flat=True)
         )
         base = procs.web()
-        warm = min(clients, len(pending) // 4)
-        approve_all(base, token, pending[:warm], clients)
-        latencies, errors = approve_all(base, token, pending[warm:], clients)
+        # Warm every gunicorn worker (imports, URL resolver, connections) with reads, so that
+        # every pending decision is left for the measured approvals.
+        get_closed_loop(
+            base, token, [f"/api/v1/decisions/{pk}/" for pk in pending * 4][:80], clients=clients
+        )
+        latencies, errors = approve_all(base, token, pending, clients)
         say(f"approved {len(latencies)} decisions with {clients} clients")
         return LoadResult(
             pipelines=pipelines,
@@ -185,6 +190,11 @@ def run_load(
             checks=len(checks),
             decisions=len(decided),
             lost_checks=len(expected - set(per_slot)),
+            lost_by_slot={
+                f"{moment:%H:%M:%S}": n
+                for moment in due
+                if (n := sum(1 for pk in ids if (pk, moment) not in per_slot))
+            },
             duplicate_checks=sum(n - 1 for n in per_slot.values() if n > 1),
             duplicate_decisions=duplicate_decisions,
             lag_p50_s=round(percentile(lags, 50), 1),
