@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from dashboard.benchmarks.http_client import post_closed_loop
+from dashboard.benchmarks.http_client import LoadResult, post_closed_loop
 from dashboard.benchmarks.processes import Processes
 from dashboard.celery import app
 from dashboard.models import Decision, DecisionState, Pipeline, TelemetryWindow
@@ -172,10 +172,15 @@ def wait_for_workers(names: list[str], timeout: float = 60) -> None:
 
 
 def approve_all(base: str, token: str, ids: list[int], clients: int) -> tuple[list[float], int]:
-    result = post_closed_loop(
+    result = approve_load(base, token, ids, clients)
+    return result.latencies_ms, result.errors
+
+
+def approve_load(base: str, token: str, ids: list[int], clients: int) -> LoadResult:
+    """Approve every decision in `ids` with `clients` closed-loop clients."""
+    return post_closed_loop(
         base, token, [f"/api/v1/decisions/{pk}/approve/" for pk in ids], clients=clients
     )
-    return result.latencies_ms, result.errors
 
 
 def run_fleet_benchmark(

@@ -21,11 +21,13 @@ from urllib.parse import urlsplit
 
 @dataclass
 class LoadResult:
-    """Latency of every request in milliseconds, and the non-2xx or failed ones."""
+    """Latency of every request in milliseconds, and the non-2xx or failed ones (with the
+    first few answers, to say why)."""
 
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    error_samples: list[str] = field(default_factory=list)
 
 
 class _Connection:
@@ -94,8 +96,9 @@ async def _run(
         connection = _Connection(host, port)
         for path in pending:  # shared iterator: each path is sent once, by whichever is free
             started = time.perf_counter()
+            answer = b""
             try:
-                status, _ = await connection.request(
+                status, answer = await connection.request(
                     _request(method, url.netloc, path, token, payload), timeout
                 )
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
@@ -105,6 +108,9 @@ async def _run(
             result.statuses[status] = result.statuses.get(status, 0) + 1
             if not 200 <= status < 300:
                 result.errors += 1
+                if len(result.error_samples) < 5:
+                    text = answer[:200].decode("utf-8", "replace")
+                    result.error_samples.append(f"{path} -> {status} {text}")
         await connection.close()
 
     await asyncio.gather(*(client() for _ in range(clients)))

@@ -26,11 +26,12 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db.models import Count
 from django.utils import timezone
 
 from dashboard.benchmarks.fleet import (
-    approve_all,
+    approve_load,
     percentile,
     setup_fleet,
     wait_for_workers,
@@ -40,6 +41,7 @@ from dashboard.benchmarks.http_client import get_closed_loop
 from dashboard.benchmarks.processes import Processes
 from dashboard.celery import app
 from dashboard.models import Decision, DecisionState, HealthCheck, Pipeline, TelemetryWindow
+from dashboard.roles import ROLES
 from dashboard.services.checks import slot_of
 from dashboard.services.policies import policies_load_shipped
 from dashboard.services.users import token_mint, user_create_with_role
@@ -68,6 +70,7 @@ class LoadResult:
     approve_p50_ms: float
     approve_p95_ms: float
     approve_p99_ms: float
+    approve_error_samples: list[str]
 
 
 def _feed(
@@ -111,6 +114,8 @@ def run_load(
     procs = Processes(queue)
     try:
         ids = setup_fleet(run, pipelines, rng, features=features, rows=rows, interval=interval)
+        for role in ROLES:  # a flushed database (tests) has lost the groups the migration made
+            Group.objects.get_or_create(name=role)
         operator, _ = user_create_with_role(username=f"load-op-{run}", role="operator")
         token = token_mint(username=operator.username)
         procs.workers(workers)
@@ -179,7 +184,8 @@ def run_load(
         get_closed_loop(
             base, token, [f"/api/v1/decisions/{pk}/" for pk in pending * 4][:80], clients=clients
         )
-        latencies, errors = approve_all(base, token, pending, clients)
+        answers = approve_load(base, token, pending, clients)
+        latencies, errors = answers.latencies_ms, answers.errors
         say(f"approved {len(latencies)} decisions with {clients} clients")
         return LoadResult(
             pipelines=pipelines,
@@ -207,6 +213,7 @@ def run_load(
             approve_p50_ms=round(percentile(latencies, 50), 1),
             approve_p95_ms=round(percentile(latencies, 95), 1),
             approve_p99_ms=round(percentile(latencies, 99), 1),
+            approve_error_samples=answers.error_samples,
         )
     finally:
         procs.stop()

@@ -40,8 +40,12 @@ def _api_figure(r: LoadResult) -> str:
     return (
         f"approve p50/p95/p99 {r.approve_p50_ms}/{r.approve_p95_ms}/{r.approve_p99_ms} ms "
         f"(target p95 < {APPROVE_P95_TARGET_MS:g} ms) over {r.approve_requests} requests, "
-        f"{r.approve_errors} errors; {os.cpu_count()} CPUs (shared)"
+        f"{r.approve_errors} errors{_samples(r)}; {os.cpu_count()} CPUs (shared)"
     )
+
+
+def _samples(r: LoadResult) -> str:
+    return f" (e.g. {r.approve_error_samples[0][:160]})" if r.approve_error_samples else ""
 
 
 def _did_fleet(r: LoadResult) -> str:
