@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from dashboard.fields import PackedDocumentField
 from selfheal.policy.model import AutonomyLevel as EngineAutonomy
 
 
@@ -135,7 +136,9 @@ class Pipeline(models.Model):
     executor_config = models.JSONField(default=dict, blank=True)
     notify_webhook_url = models.URLField(blank=True)
     notify_emails = models.JSONField(default=list, blank=True)
-    reference_profile = models.JSONField(null=True, blank=True)
+    reference_profile = PackedDocumentField(
+        null=True, blank=True, help_text="The reference's WindowProfile.to_dict(), packed."
+    )
     reference_metrics = models.JSONField(default=dict, blank=True)
     reference_updated_at = models.DateTimeField(null=True, blank=True)
     model_trained_at = models.DateTimeField(null=True, blank=True)
@@ -166,8 +169,9 @@ class TelemetryWindow(models.Model):
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="windows")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     n_rows = models.PositiveIntegerField()
-    profile = models.JSONField(
-        help_text="A uniform sample of at most 2,000 whole rows, predictions and latencies."
+    profile = PackedDocumentField(
+        help_text="A uniform sample of at most 2,000 whole rows, predictions and latencies "
+        "(packed: its columns read back as numpy arrays)."
     )
     metrics = models.JSONField(default=dict, blank=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -45,6 +45,16 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
     def _answer(self, decision: Decision) -> Response:
         return Response(s.DecisionSerializer(self.get_queryset().get(pk=decision.pk)).data)
 
+    @staticmethod
+    def _answer_reviewed(decision: Decision) -> Response:
+        """The decision a verdict service returns, as the detail endpoint shows it: the service
+        read it under lock with its pipeline, requester and policy version, and updated it in
+        place, so only its reviews (and, without an execution, that absence) are read again."""
+        prefetch_related_objects(
+            [decision], Prefetch("reviews", queryset=Review.objects.select_related("reviewer"))
+        )
+        return Response(s.DecisionSerializer(decision).data)
+
     @extend_schema(request=s.ApproveSerializer, responses=s.DecisionSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: Any = None) -> Response:
@@ -55,7 +65,7 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
             comment=data["comment"],
             request_id=request_id(request),
         )
-        return self._answer(decision)
+        return self._answer_reviewed(decision)
 
     @extend_schema(request=s.RejectSerializer, responses=s.DecisionSerializer)
     @action(detail=True, methods=["post"])
@@ -67,7 +77,7 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
             comment=data["comment"],
             request_id=request_id(request),
         )
-        return self._answer(decision)
+        return self._answer_reviewed(decision)
 
     @extend_schema(request=s.OverrideSerializer, responses=s.DecisionSerializer)
     @action(detail=True, methods=["post"])
@@ -80,7 +90,7 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
             comment=data["comment"],
             request_id=request_id(request),
         )
-        return self._answer(decision)
+        return self._answer_reviewed(decision)
 
     @extend_schema(request=s.OutcomeSerializer, responses=s.DecisionSerializer)
     @action(detail=True, methods=["post"])

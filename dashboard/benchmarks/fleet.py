@@ -6,7 +6,8 @@ It writes to the configured database (pipelines named `bench-<run>-<i>`, deleted
 cycle is timed from the dispatch of every due check until every decision is stored. The cycle is
 a cold one: each worker parses every reference it meets for the first time.
 
-The approve clients are closed-loop (each sends its next request when the previous one answers),
+The approve clients are closed-loop (each sends its next request when the previous one answers;
+`http_client`: keep-alive connections on one asyncio loop, whose own CPU is reported too),
 so latency is at least clients / throughput (Little's law) whatever a single request costs; the
 workers run the approved decisions meanwhile, on the same CPUs. Both phases report how busy the
 machine's CPUs were (all processes, from /proc/stat) to show whether they were the bottleneck.
@@ -17,16 +18,15 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
-import requests
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from dashboard.benchmarks.http_client import LoadResult, post_closed_loop
 from dashboard.benchmarks.processes import Processes
 from dashboard.celery import app
 from dashboard.models import Decision, DecisionState, Pipeline, TelemetryWindow
@@ -64,6 +64,7 @@ class FleetResult:
     approve_cpu_busy_pct: float
     worker_cpu_ms_per_check: float
     server_cpu_ms_per_approve: float
+    client_cpu_ms_per_approve: float
 
 
 def _cpu_ticks() -> tuple[int, int]:
@@ -86,63 +87,81 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def _window(rng: np.random.Generator, shift: float) -> dict[str, object]:
-    rows = {
-        f"f{i}": (rng.normal(size=ROWS) + (shift if i < 3 else 0.0)).round(5).tolist()
-        for i in range(FEATURES)
-    }
+def window_document(
+    rng: np.random.Generator, shift: float, *, features: int = FEATURES, rows: int = ROWS
+) -> dict[str, object]:
+    """A telemetry sample as `telemetry_ingest` stores it; `shift` moves the first 3 features."""
     return {
-        "n_rows": ROWS,
-        "rows": rows,
+        "n_rows": rows,
+        "rows": {
+            f"f{i}": (rng.normal(size=rows) + (shift if i < 3 else 0.0)).round(5)
+            for i in range(features)
+        },
         "predictions": None,
-        "latencies": rng.gamma(2.0, 50.0, ROWS).round(2).tolist(),
+        "latencies": rng.gamma(2.0, 50.0, rows).round(2),
     }
 
 
-def _setup(run: str, n: int, rng: np.random.Generator) -> list[int]:
+def window_rows(
+    ids: list[int], rng: np.random.Generator, *, features: int = FEATURES, rows: int = ROWS
+) -> list[TelemetryWindow]:
+    """One new window per pipeline; every other pipeline's drifts (its decision waits for
+    approval: retrain is costly)."""
+    return [
+        TelemetryWindow(
+            pipeline_id=pk,
+            n_rows=rows,
+            profile=window_document(rng, 1.0 if i % 2 == 0 else 0.0, features=features, rows=rows),
+            metrics={
+                "requests": rows,
+                "errors": 2,
+                "infra_failures": 0,
+                "utilisation": {"cpu": 0.4},
+            },
+        )
+        for i, pk in enumerate(ids)
+    ]
+
+
+def setup_fleet(
+    run: str,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    features: int = FEATURES,
+    rows: int = ROWS,
+    interval: int = 3600,
+    next_check_at: datetime | None = None,
+) -> list[int]:
+    """Register `n` pipelines named `bench-<run>-<i>` with one reference and one window each;
+    returns their ids. They are due at `next_check_at` (a year from now by default)."""
     reference = profile_window(
-        {f"f{i}": rng.normal(size=ROWS) for i in range(FEATURES)},
+        {f"f{i}": rng.normal(size=rows) for i in range(features)},
         rng=rng,
-        latencies=rng.gamma(2.0, 50.0, ROWS),
+        latencies=rng.gamma(2.0, 50.0, rows),
     ).to_dict()
-    far_future = timezone.now() + timedelta(days=365)
-    pipelines = Pipeline.objects.bulk_create(
+    Pipeline.objects.bulk_create(
         [
             Pipeline(
                 name=f"bench-{run}-{i}",
                 reference_profile=reference,
                 reference_updated_at=timezone.now(),  # as pipeline_set_reference stamps it
-                check_interval_seconds=3600,
-                next_check_at=far_future,
+                check_interval_seconds=interval,
+                next_check_at=next_check_at or timezone.now() + timedelta(days=365),
                 model_trained_at=timezone.now() - timedelta(days=2),
             )
             for i in range(n)
-        ]
+        ],
+        batch_size=100,
     )
     ids = [p.pk for p in Pipeline.objects.filter(name__startswith=f"bench-{run}-").order_by("pk")]
-    # Every other pipeline drifts: those decisions wait for approval (retrain is costly).
     TelemetryWindow.objects.bulk_create(
-        [
-            TelemetryWindow(
-                pipeline_id=pk,
-                n_rows=ROWS,
-                profile=_window(rng, 1.0 if i % 2 == 0 else 0.0),
-                metrics={
-                    "requests": ROWS,
-                    "errors": 2,
-                    "infra_failures": 0,
-                    "utilisation": {"cpu": 0.4},
-                },
-            )
-            for i, pk in enumerate(ids)
-        ],
-        batch_size=50,
+        window_rows(ids, rng, features=features, rows=rows), batch_size=50
     )
-    del pipelines
     return ids
 
 
-def _wait_for_workers(names: list[str], timeout: float = 60) -> None:
+def wait_for_workers(names: list[str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         replies = app.control.ping(timeout=1.0) or []
@@ -152,29 +171,16 @@ def _wait_for_workers(names: list[str], timeout: float = 60) -> None:
     raise RuntimeError("the benchmark workers did not answer in time")
 
 
-def _approve_all(base: str, token: str, ids: list[int], clients: int) -> tuple[list[float], int]:
-    def approve(decision_id: int, session: requests.Session) -> tuple[float, bool]:
-        start = time.perf_counter()
-        try:
-            response = session.post(
-                f"{base}/api/v1/decisions/{decision_id}/approve/", json={}, timeout=30
-            )
-        except requests.RequestException:
-            return (time.perf_counter() - start) * 1000, False  # counted, not fatal
-        return (time.perf_counter() - start) * 1000, response.status_code == 200
+def approve_all(base: str, token: str, ids: list[int], clients: int) -> tuple[list[float], int]:
+    result = approve_load(base, token, ids, clients)
+    return result.latencies_ms, result.errors
 
-    sessions = [requests.Session() for _ in range(clients)]
-    for session in sessions:
-        session.headers["Authorization"] = f"Token {token}"
-    latencies: list[float] = []
-    errors = 0
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        futures = [pool.submit(approve, pk, sessions[i % clients]) for i, pk in enumerate(ids)]
-        for future in futures:
-            ms, ok = future.result()
-            latencies.append(ms)
-            errors += 0 if ok else 1
-    return latencies, errors
+
+def approve_load(base: str, token: str, ids: list[int], clients: int) -> LoadResult:
+    """Approve every decision in `ids` with `clients` closed-loop clients."""
+    return post_closed_loop(
+        base, token, [f"/api/v1/decisions/{pk}/approve/" for pk in ids], clients=clients
+    )
 
 
 def run_fleet_benchmark(
@@ -196,7 +202,7 @@ def run_fleet_benchmark(
     procs = Processes(queue)
     try:
         started = time.perf_counter()
-        ids = _setup(run, pipelines, rng)
+        ids = setup_fleet(run, pipelines, rng)
         operator, _ = user_create_with_role(username=f"bench-op-{run}", role="operator")
         token = token_mint(username=operator.username)
         setup_seconds = time.perf_counter() - started
@@ -206,7 +212,7 @@ def run_fleet_benchmark(
         )
 
         procs.workers(workers)
-        _wait_for_workers([f"bench{i}@" for i in range(workers)])
+        wait_for_workers([f"bench{i}@" for i in range(workers)])
         now = timezone.now()
         Pipeline.objects.filter(pk__in=ids).update(next_check_at=now - timedelta(seconds=1))
         cycle_cpu = _cpu_ticks()
@@ -242,15 +248,17 @@ def run_fleet_benchmark(
             ).values_list("pk", flat=True)
         )
         base = procs.web()
-        _approve_all(
+        approve_all(
             base, token, pending[: min(clients, len(pending))], clients
         )  # warm the server up
         rest = pending[min(clients, len(pending)) :]
         approve_cpu = _cpu_ticks()
         server_cpu = procs.cpu_seconds()
+        client_cpu = time.process_time()
         approve_started = time.perf_counter()
-        latencies, errors = _approve_all(base, token, rest, clients)
+        latencies, errors = approve_all(base, token, rest, clients)
         approve_seconds = time.perf_counter() - approve_started
+        client_cpu = time.process_time() - client_cpu
         approve_cpu_busy = _busy_pct(approve_cpu, _cpu_ticks())
         # gunicorn and the workers that execute the approved decisions meanwhile.
         server_cpu = procs.cpu_seconds() - server_cpu
@@ -279,6 +287,7 @@ def run_fleet_benchmark(
             approve_cpu_busy_pct=approve_cpu_busy,
             worker_cpu_ms_per_check=round(1000 * workers_cpu / pipelines, 1),
             server_cpu_ms_per_approve=round(1000 * server_cpu / len(rest), 1) if rest else 0.0,
+            client_cpu_ms_per_approve=round(1000 * client_cpu / len(rest), 2) if rest else 0.0,
         )
     finally:
         procs.stop()

@@ -34,20 +34,21 @@ class Processes:
         self.folder = Path(tempfile.mkdtemp(prefix="selfheal-bench-"))
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, **extra: str) -> dict[str, str]:
         # DEBUG off as in a deployment: with it on, Django keeps every SQL statement it runs.
         return {
             **os.environ,
             "DATABASE_URL": database_url(),
             "SELFHEAL_TASK_QUEUE": self.queue,
             "DEBUG": os.environ.get("BENCH_DEBUG", "false"),
+            **extra,
         }
 
-    def _start(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
+    def _start(self, name: str, cmd: list[str], **env: str) -> subprocess.Popen[bytes]:
         log = (self.folder / f"{name}.log").open("wb")
         # Our own argv (this interpreter, fixed module names): nothing untrusted reaches it.
         proc = subprocess.Popen(  # noqa: S603
-            cmd, cwd=ROOT, env=self._env(), stdout=log, stderr=subprocess.STDOUT
+            cmd, cwd=ROOT, env=self._env(**env), stdout=log, stderr=subprocess.STDOUT
         )
         self.procs.append(proc)
         return proc
@@ -75,6 +76,26 @@ class Processes:
                     "--without-mingle",
                 ],
             )
+
+    def beat(self) -> None:
+        """Celery beat with the settings' schedule, but no demo feed (its own pipelines would
+        add load that is not the benchmark's)."""
+        self._start(
+            "beat",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "dashboard",
+                "beat",
+                "--loglevel",
+                "WARNING",
+                "--schedule",
+                str(self.folder / "beat-schedule"),
+            ],
+            SELFHEAL_DEMO="false",
+        )
 
     def web(self) -> str:
         with socket.socket() as sock:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from dashboard.models import (
@@ -186,19 +187,22 @@ def health_check_run(
     """Check `pipeline_id` for `slot` once; returns the check, or None if it already ran."""
     now = timezone.now()
     # The reference is loaded (and parsed) only when this process has not cached it yet.
+    # One round trip: the pipeline, whether this slot ran already, and the newest window unless
+    # the previous check already looked at it.
+    checks = HealthCheck.objects.filter(pipeline_id=OuterRef("pk"))
     pipeline = (
-        Pipeline.objects.filter(pk=pipeline_id, is_active=True).defer(*PIPELINE_BULK_FIELDS).first()
-    )
-    if pipeline is None or HealthCheck.objects.filter(pipeline_id=pipeline_id, slot=slot).exists():
-        return None
-    previous_window_id = (
-        HealthCheck.objects.filter(pipeline=pipeline)
-        .order_by("-slot")
-        .values_list("window_id", flat=True)
+        Pipeline.objects.filter(pk=pipeline_id, is_active=True)
+        .defer(*PIPELINE_BULK_FIELDS)
+        .annotate(
+            slot_done=Exists(checks.filter(slot=slot)),
+            previous_window_id=Subquery(checks.order_by("-slot").values("window_id")[:1]),
+        )
         .first()
     )
+    if pipeline is None or pipeline.slot_done:
+        return None
     window = pipeline.windows.order_by("-received_at", "-id").first()
-    if window is not None and previous_window_id == window.pk:
+    if window is not None and pipeline.previous_window_id == window.pk:
         window = None  # nothing new since the previous check
     signals, details = _signals(pipeline, window, now)
     version = active_version(pipeline)
@@ -321,8 +325,10 @@ def decision_propose(
                 audit_after={"reasons": list(engine.approval_reasons)},
                 task_id=task_id,
             )
-            decision_id = decision.pk
-            transaction.on_commit(lambda: notify_review_needed.delay(decision_id))
+            if pipeline.notify_webhook_url or pipeline.notify_emails:
+                # A pipeline without channels has nobody to tell: no task to run for nothing.
+                decision_id = decision.pk
+                transaction.on_commit(lambda: notify_review_needed.delay(decision_id))
         else:
             decision = decision_transition(
                 decision_id=decision.pk,

@@ -44,9 +44,13 @@ def execution_enqueue(*, decision: Decision) -> Execution:
         .values_list("executor", flat=True)
         .get()
     )
-    execution, _ = Execution.objects.get_or_create(
-        decision=decision, defaults={"action": decision.action, "executor": executor}
+    # Callers hold the decision (locked, or created in their transaction) and have just moved
+    # it to approved, which happens once per decision; the lookup only guards a re-send. No
+    # get_or_create: its savepoint costs two more round trips.
+    execution = Execution.objects.filter(decision=decision).first() or Execution.objects.create(
+        decision=decision, action=decision.action, executor=executor
     )
+    decision.execution = execution  # the caller's answer shows it without another query
     decision_id = decision.pk
     transaction.on_commit(lambda: execute_decision.delay(decision_id))
     return execution

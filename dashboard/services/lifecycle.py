@@ -68,9 +68,14 @@ def decision_transition(
     fields["state"] = to
     if to in TERMINAL:
         fields.setdefault("finished_at", timezone.now())
-    with transaction.atomic():
-        if locked is not None and locked.pk != decision_id:
-            raise ValueError(f"locked is decision #{locked.pk}, not #{decision_id}")
+    if locked is not None and locked.pk != decision_id:
+        raise ValueError(f"locked is decision #{locked.pk}, not #{decision_id}")
+    # No savepoint: a caller's transaction (the usual case) gets no SAVEPOINT/RELEASE round
+    # trips. A lost race writes nothing, and its conflict is raised after the block, so the
+    # caller's transaction stays usable (the check supersedes older decisions in a loop that
+    # tolerates conflicts).
+    conflict: str | None = None
+    with transaction.atomic(savepoint=False):
         current = (
             locked.state
             if locked is not None
@@ -84,35 +89,35 @@ def decision_transition(
         if current in sources:
             changed = Decision.objects.filter(pk=decision_id, state=current).update(**fields)
         if changed != 1:
-            now_state = (
-                Decision.objects.filter(pk=decision_id).values_list("state", flat=True).get()
-            )
-            raise TransitionConflict(
-                f"decision #{decision_id} is {now_state.replace('_', ' ')}; it can no longer be "
-                f"moved to {to.replace('_', ' ')}",
-                current_state=now_state,
-            )
-        if locked is not None:
-            decision = locked
-            for name, value in fields.items():
-                setattr(decision, name, value)
+            conflict = Decision.objects.filter(pk=decision_id).values_list("state", flat=True).get()
         else:
-            decision = Decision.objects.get(pk=decision_id)
-        audit_record(
-            actor=actor,
-            verb=verb or f"decision.{to}",
-            obj=decision,
-            before={"state": current},
-            after={"state": to, **(audit_after or {})},
-            request_id=request_id,
-            task_id=task_id,
+            if locked is not None:
+                decision = locked
+                for name, value in fields.items():
+                    setattr(decision, name, value)
+            else:
+                decision = Decision.objects.get(pk=decision_id)
+            audit_record(
+                actor=actor,
+                verb=verb or f"decision.{to}",
+                obj=decision,
+                before={"state": current},
+                after={"state": to, **(audit_after or {})},
+                request_id=request_id,
+                task_id=task_id,
+            )
+    if conflict is not None:
+        raise TransitionConflict(
+            f"decision #{decision_id} is {conflict.replace('_', ' ')}; it can no longer be "
+            f"moved to {to.replace('_', ' ')}",
+            current_state=conflict,
         )
     return decision
 
 
 def decision_create(*, actor: Actor, task_id: str = "", **fields: Any) -> Decision:
     """Store a new decision in state `proposed`, with its audit event."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # a failure here fails the caller's transaction
         decision = Decision.objects.create(state=DecisionState.PROPOSED, **fields)
         audit_record(
             actor=actor,

@@ -46,10 +46,12 @@ def _pending(decision_id: int) -> Decision:
     # Lock the row so that concurrent reviewers of a four-eyes decision count each other's
     # approvals (PostgreSQL); SQLite's IMMEDIATE transactions already serialise writers.
     # Reviews are only written under this lock, so what the reviewer check reads stays true.
+    # The related rows come along (without their big columns) so that the caller can answer
+    # with the whole decision without reading it again.
     decision = (
         Decision.objects.select_for_update(of=("self",))
-        .select_related("pipeline")
-        .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS))
+        .select_related("pipeline", "requested_by", "policy_version")
+        .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS), "policy_version__text")
         .get(pk=decision_id)
     )
     if decision.state != DecisionState.PENDING_APPROVAL:

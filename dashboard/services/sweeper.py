@@ -34,13 +34,25 @@ def sweep_lost_work(*, now: datetime | None = None) -> SweepReport:
     now = now or timezone.now()
     checks = 0
     # A pipeline's previous slot was claimed (next_check_at moved past it) but has no check.
-    for pipeline in Pipeline.objects.filter(is_active=True, next_check_at__gt=now):
-        interval = timedelta(seconds=pipeline.check_interval_seconds)
-        previous_slot = slot_of(pipeline.next_check_at - interval, pipeline.check_interval_seconds)
+    # Only three columns per pipeline, and one query for the checks of all candidate slots: a
+    # fleet of a thousand pipelines must not cost a thousand queries (or their references).
+    candidates: dict[int, datetime] = {}
+    for pk, next_at, seconds in Pipeline.objects.filter(
+        is_active=True, next_check_at__gt=now
+    ).values_list("pk", "next_check_at", "check_interval_seconds"):
+        interval = timedelta(seconds=seconds)
+        previous_slot = slot_of(next_at - interval, seconds)
         if previous_slot + GRACE > now or previous_slot < now - 2 * interval - GRACE:
             continue
-        if not HealthCheck.objects.filter(pipeline=pipeline, slot=previous_slot).exists():
-            run_health_check.delay(pipeline.pk, previous_slot.isoformat())
+        candidates[pk] = previous_slot
+    done = set(
+        HealthCheck.objects.filter(
+            pipeline_id__in=list(candidates), slot__in=set(candidates.values())
+        ).values_list("pipeline_id", "slot")
+    )
+    for pk, previous_slot in candidates.items():
+        if (pk, previous_slot) not in done:
+            run_health_check.delay(pk, previous_slot.isoformat())
             checks += 1
     executions = 0
     lost = Decision.objects.filter(

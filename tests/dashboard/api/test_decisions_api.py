@@ -183,3 +183,20 @@ def test_it_answers_404_for_unknown_decisions(api):
     assert (
         api["otto"].post("/api/v1/decisions/999999/approve/", {}, format="json").status_code == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("verb", "body"),
+    [
+        ("approve", {"comment": "ok"}),
+        ("reject", {"comment": "not now"}),
+        ("override", {"action": "fallback", "comment": "cheaper first"}),
+    ],
+)
+def test_a_verdict_answers_with_the_decision_as_the_detail_shows_it(api, pending, verb, body):
+    # The verdict endpoints answer from the rows the service already holds; what they return
+    # must be exactly what a fresh GET of the decision returns.
+    response = api["otto"].post(url(pending, verb), body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json() == api["vera"].get(url(pending)).json()
+    assert response.json()["reviews"][0]["reviewer"] == "otto"

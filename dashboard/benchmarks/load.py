@@ -1,0 +1,221 @@
+"""The sustained-load run (issue 7's load check): a fleet checked on its schedule by a real
+Celery beat and real workers for several slots, then the approve endpoint under concurrent
+clients through a real gunicorn server.
+
+Unlike `fleet` (one cold cycle, dispatched by hand), nothing here is triggered by the harness
+except the telemetry: before each slot every pipeline gets a new window (every other one
+drifted), written straight to the database as `telemetry_ingest` would store it, so that every
+check has new data and ends in a decision. Beat dispatches the due checks every few seconds as
+in production.
+
+What it measures, per expected (pipeline, slot) over the run:
+- lag: from the slot's due time to the decision (to the check when it has none), p50/p95/max;
+- lost: an expected slot with no health check once the backlog has drained (never claimed, or
+  claimed and never run);
+- duplicates: more than one check for a (pipeline, slot), or more than one decision per check.
+Then the approve phase: every decision still pending, approved by `clients` closed-loop clients.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db.models import Count
+from django.utils import timezone
+
+from dashboard.benchmarks.fleet import (
+    approve_load,
+    percentile,
+    setup_fleet,
+    wait_for_workers,
+    window_rows,
+)
+from dashboard.benchmarks.http_client import get_closed_loop
+from dashboard.benchmarks.processes import Processes
+from dashboard.celery import app
+from dashboard.models import Decision, DecisionState, HealthCheck, Pipeline, TelemetryWindow
+from dashboard.roles import ROLES
+from dashboard.services.checks import slot_of
+from dashboard.services.policies import policies_load_shipped
+from dashboard.services.users import token_mint, user_create_with_role
+
+
+@dataclass
+class LoadResult:
+    pipelines: int
+    workers: int
+    interval_seconds: int
+    slots: int
+    expected_checks: int
+    checks: int
+    decisions: int
+    lost_checks: int
+    lost_by_slot: dict[str, int]
+    duplicate_checks: int
+    duplicate_decisions: int
+    lag_p50_s: float
+    lag_p95_s: float
+    lag_max_s: float
+    worker_cpu_ms_per_check: float
+    approve_clients: int
+    approve_requests: int
+    approve_errors: int
+    approve_p50_ms: float
+    approve_p95_ms: float
+    approve_p99_ms: float
+    approve_error_samples: list[str]
+
+
+def _feed(
+    ids: list[int], rng: np.random.Generator, features: int, rows: int, interval: int
+) -> None:
+    """A new window for every pipeline; windows more than one feed old are dropped (a check
+    reads only the newest)."""
+    TelemetryWindow.objects.bulk_create(
+        window_rows(ids, rng, features=features, rows=rows), batch_size=100
+    )
+    TelemetryWindow.objects.filter(
+        pipeline_id__in=ids, received_at__lt=timezone.now() - timedelta(seconds=1.5 * interval)
+    ).delete()
+
+
+def _sleep_until(moment: datetime) -> None:
+    while (left := (moment - timezone.now()).total_seconds()) > 0:
+        time.sleep(min(left, 1.0))
+
+
+def run_load(
+    *,
+    pipelines: int,
+    interval: int,
+    slots: int,
+    workers: int = 2,
+    clients: int = 20,
+    features: int = 10,
+    rows: int = 300,
+    drain_seconds: float | None = None,
+    progress: object = print,
+) -> LoadResult:
+    """Run the fleet for `slots` slots of `interval` seconds, then the approve phase."""
+    say = progress if callable(progress) else print
+    run = uuid.uuid4().hex[:6]
+    rng = np.random.default_rng(1)
+    policies_load_shipped(directory=settings.POLICIES_DIR)
+    queue = f"load-{run}"
+    saved_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    procs = Processes(queue)
+    try:
+        ids = setup_fleet(run, pipelines, rng, features=features, rows=rows, interval=interval)
+        for role in ROLES:  # a flushed database (tests) has lost the groups the migration made
+            Group.objects.get_or_create(name=role)
+        operator, _ = user_create_with_role(username=f"load-op-{run}", role="operator")
+        token = token_mint(username=operator.username)
+        procs.workers(workers)
+        wait_for_workers([f"bench{i}@" for i in range(workers)])
+        procs.beat()
+        # The first due time: the slot boundary after beat has had 15 s to start.
+        first = slot_of(timezone.now() + timedelta(seconds=15 + interval), interval)
+        Pipeline.objects.filter(pk__in=ids).update(next_check_at=first)
+        say(f"{pipelines} pipelines every {interval} s from {first:%H:%M:%S}, {slots} slots")
+        due = [first + timedelta(seconds=k * interval) for k in range(slots)]
+        workers_cpu = procs.cpu_seconds()
+        for k, moment in enumerate(due):
+            if k > 0:  # the setup fed the first slot
+                # The next window arrives shortly before its slot, but not before the previous
+                # slot's checks have read theirs (a late check would read the new one, and the
+                # next check then finds nothing new): under overload the lag shows it.
+                _sleep_until(moment - timedelta(seconds=min(10, interval / 3)))
+                while HealthCheck.objects.filter(
+                    pipeline_id__in=ids, slot=due[k - 1]
+                ).count() < len(ids) and timezone.now() < moment + timedelta(seconds=interval):
+                    time.sleep(0.5)
+                _feed(ids, rng, features, rows, interval)
+        expected = {(pk, moment) for pk in ids for moment in due}
+        # The backlog may run past the last slot; it has `drain_seconds` more to finish.
+        deadline = due[-1] + timedelta(seconds=drain_seconds if drain_seconds else 2 * interval)
+        _sleep_until(due[-1] + timedelta(seconds=min(10, interval / 3)))
+        ours = HealthCheck.objects.filter(pipeline_id__in=ids, slot__in=due)
+        while timezone.now() < deadline:
+            checked = ours.count()
+            undecided = ours.exclude(status="no_data").filter(decision__isnull=True).count()
+            if checked >= len(expected) and undecided == 0:
+                break
+            time.sleep(1.0)
+        workers_cpu = procs.cpu_seconds() - workers_cpu  # includes beat's small share
+        checks = list(
+            HealthCheck.objects.filter(pipeline_id__in=ids, slot__in=due).values_list(
+                "pk", "pipeline_id", "slot", "created_at"
+            )
+        )
+        per_slot = Counter((pipeline_id, slot) for _, pipeline_id, slot, _ in checks)
+        decided = dict(
+            Decision.objects.filter(health_check_id__in=[c[0] for c in checks]).values_list(
+                "health_check_id", "created_at"
+            )
+        )
+        duplicate_decisions = (
+            Decision.objects.filter(health_check__pipeline_id__in=ids)
+            .values("health_check_id")
+            .annotate(n=Count("id"))
+            .filter(n__gt=1)
+            .count()
+        )
+        lags = [
+            ((decided.get(pk) or created) - slot).total_seconds() for pk, _, slot, created in checks
+        ]
+        say(f"fleet: {len(checks)} of {len(expected)} checks, {len(decided)} decisions")
+
+        pending = list(
+            Decision.objects.filter(
+                pipeline_id__in=ids, state=DecisionState.PENDING_APPROVAL
+            ).values_list("pk", flat=True)
+        )
+        base = procs.web()
+        # Warm every gunicorn worker (imports, URL resolver, connections) with reads, so that
+        # every pending decision is left for the measured approvals.
+        get_closed_loop(
+            base, token, [f"/api/v1/decisions/{pk}/" for pk in pending * 4][:80], clients=clients
+        )
+        answers = approve_load(base, token, pending, clients)
+        latencies, errors = answers.latencies_ms, answers.errors
+        say(f"approved {len(latencies)} decisions with {clients} clients")
+        return LoadResult(
+            pipelines=pipelines,
+            workers=workers,
+            interval_seconds=interval,
+            slots=slots,
+            expected_checks=len(expected),
+            checks=len(checks),
+            decisions=len(decided),
+            lost_checks=len(expected - set(per_slot)),
+            lost_by_slot={
+                f"{moment:%H:%M:%S}": n
+                for moment in due
+                if (n := sum(1 for pk in ids if (pk, moment) not in per_slot))
+            },
+            duplicate_checks=sum(n - 1 for n in per_slot.values() if n > 1),
+            duplicate_decisions=duplicate_decisions,
+            lag_p50_s=round(percentile(lags, 50), 1),
+            lag_p95_s=round(percentile(lags, 95), 1),
+            lag_max_s=round(max(lags), 1) if lags else float("nan"),
+            worker_cpu_ms_per_check=round(1000 * workers_cpu / max(len(checks), 1), 1),
+            approve_clients=clients,
+            approve_requests=len(latencies),
+            approve_errors=errors,
+            approve_p50_ms=round(percentile(latencies, 50), 1),
+            approve_p95_ms=round(percentile(latencies, 95), 1),
+            approve_p99_ms=round(percentile(latencies, 99), 1),
+            approve_error_samples=answers.error_samples,
+        )
+    finally:
+        procs.stop()
+        app.conf.task_default_queue = saved_queue
+        Pipeline.objects.filter(name__startswith=f"bench-{run}-").delete()
