@@ -45,11 +45,13 @@ def run_two_beats(celery_processes, tmp_path, reliability, *, pipelines: int, se
     assert first, celery_processes.logs()
     started = timezone.now()
     time.sleep(seconds)
+    # The window ends when the beats are told to stop (they stop sending at once; exiting can
+    # take a while longer).
+    stopped = timezone.now()
     for beat in beats:
         beat.terminate()
     for beat in beats:
         beat.wait(timeout=15)
-    stopped = timezone.now()
     # Let the workers drain what the beats sent last.
     time.sleep(2 * INTERVAL + 3)
     logs = celery_processes.logs()
