@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from dashboard.models import AuditEvent, Decision, DecisionState, Review
+from dashboard.models import AuditEvent, Decision, DecisionState, Execution, Review
 from dashboard.services.expiry import decision_expire
 from dashboard.services.users import token_mint
 from tests.conftest import wait_for
@@ -35,7 +35,6 @@ def live_stack(transactional_db, tmp_path, monkeypatch):
 
 
 OPERATORS = 10
-VERDICT_VERBS = {"decision.approved", "decision.rejected", "decision.overridden"}
 FINISHED = (DecisionState.SUCCEEDED, DecisionState.FAILED, DecisionState.REJECTED)
 
 
@@ -117,19 +116,21 @@ def _verbs_by_decision(ids: list[int]) -> dict[int, Counter[str]]:
 
 
 def _execution_audits(ids: list[int]) -> Counter[int]:
-    from dashboard.models import Execution
-
-    by_execution = dict(
-        Execution.objects.filter(decision_id__in=ids).values_list("id", "decision_id")
+    """execution.succeeded events per decision (the event is about the Execution row)."""
+    decision_of = {
+        str(execution_id): decision_id
+        for execution_id, decision_id in Execution.objects.filter(decision_id__in=ids).values_list(
+            "id", "decision_id"
+        )
+    }
+    return Counter(
+        decision_of[object_id]
+        for object_id in AuditEvent.objects.filter(
+            object_type="dashboard.execution",
+            verb="execution.succeeded",
+            object_id__in=list(decision_of),
+        ).values_list("object_id", flat=True)
     )
-    counts: Counter[int] = Counter()
-    for object_id in AuditEvent.objects.filter(
-        object_type="dashboard.execution", verb="execution.succeeded"
-    ).values_list("object_id", flat=True):
-        for execution_id, decision_id in by_execution.items():
-            if str(execution_id) == object_id:
-                counts[decision_id] += 1
-    return counts
 
 
 def run_verdict_storm(stack: Stack, reliability, *, decisions: int, callers: int) -> None:
