@@ -17,6 +17,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+# Users, roles and tokens: the stock admins with audit events (imported for its registrations).
+from dashboard import admin_audit  # noqa: F401
 from dashboard.models import (
     AuditEvent,
     Decision,
