@@ -75,6 +75,6 @@ def drop(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("dashboard", "0003_control_plane")]
+    dependencies = [("dashboard", "0004_packed_documents")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
