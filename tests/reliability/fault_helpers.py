@@ -5,15 +5,18 @@ a check can kill exactly the process that is executing."""
 
 from __future__ import annotations
 
+import itertools
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from dashboard.models import Decision, Pipeline, PolicyVersion
 from dashboard.roles import OPERATOR
 from dashboard.services.reviews import decision_approve
-from tests.factories import load_policies, make_pending, make_pipeline, make_user
+from tests.factories import DRIFT, decision_row, load_policies, make_check, make_pipeline, make_user
 from tests.reliability.webhook_receiver import WebhookReceiver
 
 
@@ -34,8 +37,17 @@ def operators(n: int = 2) -> list[User]:
     return [make_user(f"fault-operator-{i}", OPERATOR) for i in range(n)]
 
 
+_slots = itertools.count(1)
+_FIRST_SLOT = timezone.now().replace(microsecond=0) - timedelta(days=1)
+
+
 def pending(pipeline: Pipeline, version: PolicyVersion) -> Decision:
-    return make_pending(pipeline, version)
+    """A decision waiting for review, on a health check of a slot no other check has (the
+    factory's clock-based slots can collide when decisions are made about a second apart)."""
+    check = make_check(pipeline, DRIFT, slot=_FIRST_SLOT - timedelta(seconds=next(_slots)))
+    decision = decision_row(pipeline, version, signals=DRIFT, check=check)
+    decision.save()
+    return decision
 
 
 def approve(decision: Decision, reviewers: list[User]) -> Decision:
