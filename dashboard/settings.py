@@ -167,7 +167,13 @@ BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Retries and countdowns must stay below this, or Redis re-delivers a task still waiting.
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    # A broker that hangs rather than refuses (frozen, or behind a route that drops packets)
+    # would otherwise hang every request that publishes, and /readyz, without limit.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": 3600,
+        "socket_timeout": 5,
+        "socket_connect_timeout": 5,
+    }
 else:
     CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -179,6 +185,14 @@ else:
     }
 # A separate queue name lets several installations (or a test run) share one broker safely.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("SELFHEAL_TASK_QUEUE", "selfheal")
+# One reconnect, then give up: a request that publishes after commit waits at most ~2 socket
+# timeouts for a dead broker; the message is re-sent by the sweeper (kombu's default: 4 tries).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

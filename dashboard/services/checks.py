@@ -75,8 +75,10 @@ def checks_dispatch_due(*, now: datetime | None = None, limit: int = 5000) -> in
                 next_check_at=slot + timedelta(seconds=interval)
             ):
                 claimed.append((pk, slot.isoformat()))
+        # robust: with the broker down the claims stand and the sweeper re-sends the checks.
         transaction.on_commit(
-            lambda: [run_health_check.delay(pk, slot_iso) for pk, slot_iso in claimed]
+            lambda: [run_health_check.delay(pk, slot_iso) for pk, slot_iso in claimed],
+            robust=True,
         )
     return len(claimed)
 
@@ -328,7 +330,8 @@ def decision_propose(
             if pipeline.notify_webhook_url or pipeline.notify_emails:
                 # A pipeline without channels has nobody to tell: no task to run for nothing.
                 decision_id = decision.pk
-                transaction.on_commit(lambda: notify_review_needed.delay(decision_id))
+                # robust: a broker outage costs the announcement, never the committed decision.
+                transaction.on_commit(lambda: notify_review_needed.delay(decision_id), robust=True)
         else:
             decision = decision_transition(
                 decision_id=decision.pk,

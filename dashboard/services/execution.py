@@ -52,12 +52,19 @@ def execution_enqueue(*, decision: Decision) -> Execution:
     )
     decision.execution = execution  # the caller's answer shows it without another query
     decision_id = decision.pk
-    transaction.on_commit(lambda: execute_decision.delay(decision_id))
+    # robust: a broker that is down must not turn a committed approval into an error page;
+    # the decision stays approved and the sweeper re-sends its message once the broker is back.
+    transaction.on_commit(lambda: execute_decision.delay(decision_id), robust=True)
     return execution
 
 
 def _claim(decision_id: int, task_id: str) -> Execution | None:
-    """Move approved -> executing and count an attempt; None when there is nothing to run."""
+    """Move approved -> executing and count an attempt; None when there is nothing to run.
+
+    An execution that has used all its attempts is failed here instead of run again: a payload
+    that crashes the task, or kills its worker, leaves the execution running, and without this
+    bound the sweeper would re-send it forever.
+    """
     with transaction.atomic():
         decision = Decision.objects.select_for_update(of=("self",)).filter(pk=decision_id).first()
         if decision is None:
@@ -77,6 +84,14 @@ def _claim(decision_id: int, task_id: str) -> Execution | None:
             ExecutionState.SUCCEEDED,
             ExecutionState.FAILED,
         ):
+            return None
+        if execution.attempts >= MAX_ATTEMPTS:
+            execution_fail(
+                execution=execution,
+                error=f"gave up after {execution.attempts} attempts that did not finish "
+                "(the task crashed or its worker was lost)",
+                task_id=task_id,
+            )
             return None
         # Nobody else claims while this transaction holds the decision's lock.
         running = {
