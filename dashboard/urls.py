@@ -14,6 +14,7 @@ from dashboard.views import (
     policies,
     queue,
     records,
+    throttled,
     verdicts,
 )
 
@@ -44,7 +45,7 @@ urlpatterns = [
     path("experiences/", records.experiences, name="experiences"),
     path("audit/", records.audit, name="audit"),
     path("assets/plotly.min.js", assets.plotly_js, name="plotly-js"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", throttled.ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),

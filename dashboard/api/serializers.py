@@ -21,7 +21,11 @@ from dashboard.models import (
 
 
 class UsernameField(serializers.SlugRelatedField[User]):
+    """A user as their username; null once the account is gone (every user column is
+    nullable: records outlive accounts) or for system actors."""
+
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_null", True)
         super().__init__(slug_field="username", read_only=True, **kwargs)
 
 
