@@ -265,6 +265,11 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "dashboard.api.permissions.RolePermission",
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "dashboard.api.parsers.StorableJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "dashboard.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -18,6 +18,7 @@ from dashboard.views import (
     verdicts,
 )
 
+handler400 = "dashboard.views.errors.bad_request"
 handler403 = "dashboard.views.errors.forbidden"
 handler404 = "dashboard.views.errors.not_found"
 handler500 = "dashboard.views.errors.server_error"

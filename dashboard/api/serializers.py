@@ -51,14 +51,17 @@ class PolicyVersionSerializer(serializers.ModelSerializer[PolicyVersion]):
         read_only_fields = fields
 
 
+# Policy text has no length cap here: the engine's loader refuses an oversized document before
+# parsing it (O(1)), with a problem at its line, and the service audits the attempt. The body
+# itself is capped by DATA_UPLOAD_MAX_MEMORY_SIZE before anything is parsed.
 class PolicyCreateSerializer(serializers.Serializer[Any]):
     name = serializers.SlugField(max_length=64, default="default")
-    text = serializers.CharField(trim_whitespace=False, max_length=300_000)
+    text = serializers.CharField(trim_whitespace=False)
     comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class PolicyTextSerializer(serializers.Serializer[Any]):
-    text = serializers.CharField(trim_whitespace=False, max_length=300_000)
+    text = serializers.CharField(trim_whitespace=False)
 
 
 class ReplaySerializer(serializers.Serializer[Any]):

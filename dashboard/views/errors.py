@@ -13,6 +13,14 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A request refused before any view ran (e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    message = "The request could not be read (too large or malformed)."
+    if _is_api(request):
+        return JsonResponse({"detail": message}, status=400)
+    return render(request, "400.html", {"message": message}, status=400)
+
+
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = str(exception) if exception and str(exception) else "Your role does not allow this."
     if _is_api(request):
