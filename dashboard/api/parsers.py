@@ -21,7 +21,7 @@ def unstorable_text(data: Any) -> str | None:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item or not item.isascii() and _has_surrogate(item):
+            if "\x00" in item or (not item.isascii() and _has_surrogate(item)):
                 return item
         elif isinstance(item, dict):
             stack.extend(item.keys())

@@ -25,7 +25,6 @@ from rest_framework.test import APIClient
 
 from dashboard.models import AuditEvent, Decision, DecisionState, PolicyVersion, TelemetryWindow
 from dashboard.throttling import LoginFailureThrottle, ReviewThrottle
-from selfheal.policy.yamltree import MAX_DOCUMENT_BYTES
 from tests.factories import PASSWORD, make_pending
 from tests.reliability.conftest import FULL
 from tests.reliability.hostile_world import World, audit_count, build_world, state_digest
