@@ -71,6 +71,11 @@ class ReplaySerializer(serializers.Serializer[Any]):
 class PipelineSerializer(serializers.ModelSerializer[Pipeline]):
     owner = UsernameField()
     has_reference = serializers.SerializerMethodField()
+    # Declared, not derived from the model: the derived maximum is the database's integer
+    # range, which differs between SQLite and PostgreSQL (and so did the published schema).
+    check_interval_seconds = serializers.IntegerField(
+        min_value=10, max_value=2**31 - 1, required=False
+    )
 
     class Meta:
         model = Pipeline
