@@ -416,7 +416,7 @@ def test_it_answers_generated_policy_yaml_with_validation_errors(world, reliabil
 @pytest.mark.heavy
 def test_it_answers_many_generated_policy_documents_with_validation_errors(world, reliability):
     """Many generated policy YAML documents get validation errors only"""
-    check_policy_fuzz(world, reliability, 1000)
+    check_policy_fuzz(world, reliability, 500)
 
 
 # --- Telemetry fuzzing -----------------------------------------------------------------------
@@ -586,4 +586,4 @@ def test_it_refuses_hostile_telemetry(world, reliability):
 @pytest.mark.heavy
 def test_it_refuses_many_hostile_telemetry_windows(world, reliability):
     """Many hostile telemetry windows get 400 and store nothing"""
-    check_telemetry_fuzz(world, reliability, 1500)
+    check_telemetry_fuzz(world, reliability, 800)

@@ -54,7 +54,7 @@ ADMIN_ONLY = (
     ("PATCH", "/api/v1/pipelines/{name}/"),
 )
 CI_EXAMPLES = 6
-FULL_EXAMPLES = 60
+FULL_EXAMPLES = 30
 
 
 @pytest.fixture
