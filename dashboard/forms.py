@@ -16,8 +16,6 @@ from dashboard.models import AutonomyLevel, ExperienceKind
 from dashboard.selectors import FLEET_HEALTH_CHOICES
 from dashboard.services.reviews import MAX_COMMENT
 
-POLICY_MAX_CHARS = 256 * 1024
-
 
 class ApproveForm(forms.Form):
     comment = forms.CharField(required=False, max_length=MAX_COMMENT)
@@ -57,9 +55,11 @@ class BulkReviewForm(forms.Form):
 
 
 class PolicyEditForm(forms.Form):
+    """No length cap on the text: the policy service refuses an oversized document at its line
+    and audits the attempt (the request body is capped by DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+
     text = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 28, "spellcheck": "false", "class": "code"}),
-        max_length=POLICY_MAX_CHARS,
         strip=False,
         label="Policy YAML",
     )

@@ -243,6 +243,31 @@ if DEMO:
         "options": {"expires": DEMO_FEED_SECONDS * 0.9},
     }
 
+# --- Cache: Redis when REDIS_URL is set (shared by every web process), else files in var/ --------
+# The rate limits below count in it, so they must be shared between processes.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    )
+    | {"KEY_PREFIX": os.environ.get("SELFHEAL_CACHE_PREFIX", "selfheal")}
+}
+# Rate limits ("N/second|minute|hour|day"; empty switches one off), see dashboard/throttling.py:
+# verdicts (approve, reject, override; API and pages together) per user, failed logins per
+# client address. The review default lets 20 concurrent API clients on one token run freely.
+SELFHEAL_THROTTLE_RATES = {
+    "review": os.environ.get("SELFHEAL_THROTTLE_REVIEW", "1800/minute"),
+    "login": os.environ.get("SELFHEAL_THROTTLE_LOGIN", "10/minute"),
+}
+# How many proxies in front of the web server append to X-Forwarded-For: the client address the
+# rate limits count is the one the nearest trusted proxy saw (0: the socket's own address, so a
+# client cannot pick its own address with a forged header).
+NUM_PROXIES = int(os.environ.get("SELFHEAL_NUM_PROXIES", "0"))
+
 # --- REST API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -254,11 +279,17 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "dashboard.api.permissions.RolePermission",
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "dashboard.api.parsers.StorableJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "dashboard.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Selfheal API",
@@ -269,6 +300,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dashboard.api.schema.document_error_responses",
+    ],
 }
 
 # --- Selfheal ----------------------------------------------------------------------------------

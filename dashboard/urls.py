@@ -14,9 +14,11 @@ from dashboard.views import (
     policies,
     queue,
     records,
+    throttled,
     verdicts,
 )
 
+handler400 = "dashboard.views.errors.bad_request"
 handler403 = "dashboard.views.errors.forbidden"
 handler404 = "dashboard.views.errors.not_found"
 handler500 = "dashboard.views.errors.server_error"
@@ -44,7 +46,7 @@ urlpatterns = [
     path("experiences/", records.experiences, name="experiences"),
     path("audit/", records.audit, name="audit"),
     path("assets/plotly.min.js", assets.plotly_js, name="plotly-js"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", throttled.ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),

@@ -18,6 +18,7 @@ from dashboard.models import Decision, Review
 from dashboard.roles import OPERATOR
 from dashboard.services import outcomes, reviews
 from dashboard.services.engine import PIPELINE_BULK_FIELDS
+from dashboard.throttling import ReviewThrottle
 
 
 def request_id(request: Request) -> str:
@@ -33,6 +34,8 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
         "override": OPERATOR,
         "outcome": OPERATOR,
     }
+    # Operator verdicts count against the review rate (429 with Retry-After past it).
+    throttled_actions = ("approve", "reject", "override")
     # The representation names the pipeline and the policy version: their big columns (the
     # reference profile, the policy text) stay in the database.
     queryset = (
@@ -41,6 +44,9 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
         .prefetch_related(Prefetch("reviews", queryset=Review.objects.select_related("reviewer")))
         .order_by("-created_at", "-id")
     )
+
+    def get_throttles(self) -> list[Any]:
+        return [ReviewThrottle()] if self.action in self.throttled_actions else []
 
     def _answer(self, decision: Decision) -> Response:
         return Response(s.DecisionSerializer(self.get_queryset().get(pk=decision.pk)).data)

@@ -21,7 +21,11 @@ from dashboard.models import (
 
 
 class UsernameField(serializers.SlugRelatedField[User]):
+    """A user as their username; null once the account is gone (every user column is
+    nullable: records outlive accounts) or for system actors."""
+
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_null", True)
         super().__init__(slug_field="username", read_only=True, **kwargs)
 
 
@@ -47,14 +51,17 @@ class PolicyVersionSerializer(serializers.ModelSerializer[PolicyVersion]):
         read_only_fields = fields
 
 
+# Policy text has no length cap here: the engine's loader refuses an oversized document before
+# parsing it (O(1)), with a problem at its line, and the service audits the attempt. The body
+# itself is capped by DATA_UPLOAD_MAX_MEMORY_SIZE before anything is parsed.
 class PolicyCreateSerializer(serializers.Serializer[Any]):
     name = serializers.SlugField(max_length=64, default="default")
-    text = serializers.CharField(trim_whitespace=False, max_length=300_000)
+    text = serializers.CharField(trim_whitespace=False)
     comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class PolicyTextSerializer(serializers.Serializer[Any]):
-    text = serializers.CharField(trim_whitespace=False, max_length=300_000)
+    text = serializers.CharField(trim_whitespace=False)
 
 
 class ReplaySerializer(serializers.Serializer[Any]):
@@ -64,6 +71,11 @@ class ReplaySerializer(serializers.Serializer[Any]):
 class PipelineSerializer(serializers.ModelSerializer[Pipeline]):
     owner = UsernameField()
     has_reference = serializers.SerializerMethodField()
+    # Declared, not derived from the model: the derived maximum is the database's integer
+    # range, which differs between SQLite and PostgreSQL (and so did the published schema).
+    check_interval_seconds = serializers.IntegerField(
+        min_value=10, max_value=2**31 - 1, required=False
+    )
 
     class Meta:
         model = Pipeline

@@ -32,6 +32,17 @@ def _check_executor(name: str) -> None:
         raise InvalidInput({"executor": f"use one of {', '.join(BUILTIN)} or a dotted path"})
 
 
+def shown(key: str, value: Any) -> Any:
+    """A field's value as the audit log stores it: JSON (dates as ISO 8601), secrets masked."""
+    return (
+        "***"
+        if key == "executor_config"
+        else value
+        if not hasattr(value, "isoformat")
+        else value.isoformat()
+    )
+
+
 def pipeline_create(*, user: User, name: str, **fields: Any) -> Pipeline:
     if not has_role(user, POLICY_ADMIN):
         raise NotAllowed("only policy admins register pipelines")
@@ -48,7 +59,11 @@ def pipeline_create(*, user: User, name: str, **fields: Any) -> Pipeline:
             obj=pipeline,
             after={
                 "name": name,
-                **{k: v for k, v in fields.items() if k in EDITABLE and k != "executor_config"},
+                **{
+                    k: shown(k, v)
+                    for k, v in fields.items()
+                    if k in EDITABLE and k != "executor_config"
+                },
             },
         )
     return pipeline
@@ -62,15 +77,6 @@ def pipeline_update(*, user: User, pipeline: Pipeline, **fields: Any) -> Pipelin
         _check_executor(changes["executor"])
     if not changes:
         return pipeline
-
-    def shown(key: str, value: Any) -> Any:
-        return (
-            "***"
-            if key == "executor_config"
-            else value
-            if not hasattr(value, "isoformat")
-            else value.isoformat()
-        )
 
     with transaction.atomic():
         before = {k: shown(k, getattr(pipeline, k)) for k in changes}

@@ -31,6 +31,8 @@ SAMPLE_ROWS = 2_000
 KEEP_WINDOWS = 20
 """Telemetry windows kept per pipeline; older ones are deleted as new ones arrive."""
 METRIC_COUNTS = ("requests", "errors", "infra_failures")
+MAX_COUNT = 2**53
+"""Largest request count accepted: exact as a float, so rates computed from it stay finite."""
 
 
 def _columns(payload: Mapping[str, Any], *, key: str = "features") -> dict[str, Any]:
@@ -44,10 +46,14 @@ def _columns(payload: Mapping[str, Any], *, key: str = "features") -> dict[str, 
             raise InvalidInput({f"{key}.{name}": "must be a list of values"})
         if len(values) > MAX_ROWS:
             raise InvalidInput({f"{key}.{name}": f"at most {MAX_ROWS} rows, got {len(values)}"})
-        if any(isinstance(v, (list, dict)) or v is None for v in values):
+        kinds = set(map(type, values))
+        if kinds & {list, dict, type(None)}:
             raise InvalidInput(
                 {f"{key}.{name}": "values must be numbers or strings (no nulls or nesting)"}
             )
+        # numpy would read [0.5, true] as [0.5, 1.0]: a boolean among numbers is a wrong type.
+        if bool in kinds and len(kinds) > 1:
+            raise InvalidInput({f"{key}.{name}": "mixes true/false with other values"})
     return dict(features)
 
 
@@ -208,8 +214,8 @@ def telemetry_ingest(
     counts: dict[str, int] = {}
     for key in METRIC_COUNTS:
         value = payload.get(key, 0)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidInput({key: "must be a non-negative integer"})
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+            raise InvalidInput({key: f"must be an integer from 0 to {MAX_COUNT}"})
         counts[key] = value
     if counts["errors"] > counts["requests"]:
         raise InvalidInput({"errors": "cannot exceed requests"})

@@ -42,6 +42,7 @@ _TITLES = {
     403: "Your role does not allow this",
     404: "Not found",
     409: "Someone else got there first",
+    429: "Too many requests",
 }
 
 

@@ -25,7 +25,7 @@ from dashboard.services.policies import (
 )
 from dashboard.services.replay import ReplayReport, policy_replay
 from dashboard.views.access import is_htmx, refuse, role_required
-from selfheal.policy.loader import PolicyError
+from selfheal.policy.loader import MAX_DOCUMENT_BYTES, PolicyError
 from selfheal.policy.model import Policy
 
 REPLAY_CHECKS = 100
@@ -131,7 +131,9 @@ def policy_edit(request: HttpRequest, name: str) -> HttpResponse:
         "form": form,
         "active": active,
         "problems": problems,
-        "lines": numbered(text, problems) if problems else None,
+        # An oversized document is refused whole (its problem is at line 1): listing its
+        # lines would cost a page of every line of a megabyte of text.
+        "lines": numbered(text, problems) if problems and len(text) <= MAX_DOCUMENT_BYTES else None,
         "checked": intent == "check",
     }
     if intent == "check":

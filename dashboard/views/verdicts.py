@@ -24,6 +24,7 @@ from dashboard.services import reviews
 from dashboard.services.errors import InvalidInput, NotAllowed, TransitionConflict
 from dashboard.views.access import is_htmx, refuse, request_id, role_required
 from dashboard.views.cards import render_card
+from dashboard.views.throttled import review_throttled
 
 Verdict = Callable[[User], Decision]
 
@@ -87,6 +88,7 @@ def _failed(
 
 @require_POST
 @role_required(OPERATOR)
+@review_throttled
 def approve(request: HttpRequest, pk: int) -> HttpResponse:
     form = ApproveForm(request.POST)
     comment = form.cleaned_data["comment"] if form.is_valid() else ""
@@ -101,6 +103,7 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(OPERATOR)
+@review_throttled
 def reject(request: HttpRequest, pk: int) -> HttpResponse:
     form = RejectForm(request.POST)
     if not form.is_valid():
@@ -120,6 +123,7 @@ def reject(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(OPERATOR)
+@review_throttled
 def override(request: HttpRequest, pk: int) -> HttpResponse:
     form = OverrideForm(request.POST)
     if not form.is_valid():
@@ -141,6 +145,7 @@ def override(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(OPERATOR)
+@review_throttled
 def bulk(request: HttpRequest) -> HttpResponse:
     """Group review: one verdict per row (approve, reject, override:<action> or skip), one
     shared comment. Every row is its own transaction; the answer lists each row's result."""
