@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,6 @@ class Stack:
     base: str
     procs: Processes
     ledger: Path
-    sessions: dict[str, requests.Session] = field(default_factory=dict)
 
     def client(self, token: str) -> requests.Session:
         """A keep-alive session authenticated with `token` (one per thread: not thread-safe)."""
