@@ -174,7 +174,10 @@ class Traffic:
 
         def probe() -> None:
             while not self.stop.is_set():
-                status = requests.get(self.base + "/readyz", timeout=30).status_code
+                try:
+                    status = requests.get(self.base + "/readyz", timeout=30).status_code
+                except requests.RequestException:
+                    status = 0  # no answer within 30 s: a hung probe
                 with self.lock:
                     self.readyz.append((self.phase, status))
                 time.sleep(0.5)
