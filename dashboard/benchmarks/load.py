@@ -13,7 +13,8 @@ What it measures, per expected (pipeline, slot) over the run:
 - lost: an expected slot with no health check once the backlog has drained (never claimed, or
   claimed and never run);
 - duplicates: more than one check for a (pipeline, slot), or more than one decision per check.
-Then the approve phase: every decision still pending, approved by `clients` closed-loop clients.
+Then the approve phase: beat stops, the workers finish their backlog, and every decision still
+pending is approved by `clients` closed-loop clients.
 """
 
 from __future__ import annotations
@@ -173,6 +174,19 @@ def run_load(
         ]
         say(f"fleet: {len(checks)} of {len(expected)} checks, {len(decided)} decisions")
 
+        # The API phase approves what is pending. Checks still in the backlog would supersede
+        # some of those decisions meanwhile (a correct 409 that says nothing about the API), so
+        # beat stops and the workers finish their backlog first (until no check has been
+        # written for 10 s, within `drain_seconds` more).
+        procs.stop_one("beat")
+        quiet_until = timezone.now() + timedelta(seconds=drain_seconds or 2 * interval)
+        while timezone.now() < quiet_until:
+            recent = HealthCheck.objects.filter(
+                pipeline_id__in=ids, created_at__gte=timezone.now() - timedelta(seconds=10)
+            )
+            if not recent.exists():
+                break
+            time.sleep(2.0)
         pending = list(
             Decision.objects.filter(
                 pipeline_id__in=ids, state=DecisionState.PENDING_APPROVAL

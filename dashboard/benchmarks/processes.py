@@ -33,6 +33,7 @@ class Processes:
         self.queue = queue
         self.folder = Path(tempfile.mkdtemp(prefix="selfheal-bench-"))
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.named: dict[str, subprocess.Popen[bytes]] = {}
 
     def _env(self, **extra: str) -> dict[str, str]:
         # DEBUG off as in a deployment: with it on, Django keeps every SQL statement it runs.
@@ -51,6 +52,7 @@ class Processes:
             cmd, cwd=ROOT, env=self._env(**env), stdout=log, stderr=subprocess.STDOUT
         )
         self.procs.append(proc)
+        self.named[name] = proc
         return proc
 
     def workers(self, count: int) -> None:
@@ -150,6 +152,16 @@ class Processes:
             fields = stat.rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
         return ticks / os.sysconf("SC_CLK_TCK") if ticks else 0.0
+
+    def stop_one(self, name: str) -> None:
+        """Stop one child (e.g. "beat") and wait for it."""
+        proc = self.named.get(name)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
     def stop(self) -> None:
         for proc in self.procs:
