@@ -16,7 +16,10 @@ ERROR_SCHEMA = {
     "type": "object",
     "description": "`detail` says what went wrong; a 400 names the fields (or policy problems "
     "with their line), a 409 adds `current_state`.",
-    "properties": {"detail": {"type": "string"}},
+    # A string, or a field error list when the request itself has a `detail` field.
+    "properties": {
+        "detail": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    },
     "additionalProperties": True,
 }
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
