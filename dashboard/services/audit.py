@@ -17,6 +17,18 @@ def actor_user(actor: Actor) -> User | None:
     return actor if isinstance(actor, User) else None
 
 
+def storable(value: Any) -> Any:
+    """`value` with every NUL character in its strings shown as ``\\x00``: PostgreSQL's jsonb
+    refuses NUL, and an audit event may quote hostile input (a policy key, a file name)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 def audit_record(
     *,
     actor: Actor,
@@ -44,8 +56,8 @@ def audit_record(
         verb=verb,
         object_type=obj._meta.label_lower if obj is not None else object_type,
         object_id=str(obj.pk) if obj is not None else object_id,
-        before=before,
-        after=after,
+        before=storable(before),
+        after=storable(after),
         request_id=request_id,
         task_id=task_id,
     )

@@ -107,3 +107,12 @@ def test_it_refuses_telemetry_numpy_would_have_misread(world, body, field):
     assert response.status_code == 400, response.content
     assert field in response.json()
     assert TelemetryWindow.objects.count() == 0
+
+
+def test_it_audits_a_refused_policy_whose_problem_quotes_a_nul(world):
+    response = api_as(world, "policy_admin").post(
+        "/api/v1/policies/", {"name": "fuzzed", "text": '"a\\0b": 1\n'}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    event = AuditEvent.objects.get(verb="policy.rejected", object_id="fuzzed")
+    assert "a\\x00b" in event.after["problems"][0]
