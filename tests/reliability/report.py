@@ -83,10 +83,11 @@ def render(rows: list[Row]) -> str:
     for row in rows:
         groups.setdefault(row.group, []).append(row)
     for group, members in groups.items():
-        lines += [f"## {group}", "", "| check | backend | what it did | figure | result |"]
-        lines.append("|---|---|---|---|---|")
+        lines += [f"## {group}", "", "| check | backend | what it did | figure | result | run at |"]
+        lines.append("|---|---|---|---|---|---|")
         for row in members:
-            cells = [row.check, row.backend, row.did, row.figure, "pass" if row.passed else "FAIL"]
+            result = "pass" if row.passed else "FAIL"
+            cells = [row.check, row.backend, row.did, row.figure, result, row.at]
             cells = [" ".join(cell.split()).replace("|", "\\|") for cell in cells]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
