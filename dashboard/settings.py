@@ -247,7 +247,12 @@ if DEMO:
 # The rate limits below count in it, so they must be shared between processes.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A hung Redis must not hold a request: the rate limits fail open after this.
+            "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+        }
         if REDIS_URL
         else {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",

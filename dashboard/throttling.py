@@ -11,20 +11,36 @@ settings change takes effect without a restart of the class.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest
 from rest_framework.throttling import SimpleRateThrottle
 
+logger = logging.getLogger(__name__)
+
 
 class ConfiguredRateThrottle(SimpleRateThrottle):
-    """A `SimpleRateThrottle` whose rate is `settings.SELFHEAL_THROTTLE_RATES[scope]`."""
+    """A `SimpleRateThrottle` whose rate is `settings.SELFHEAL_THROTTLE_RATES[scope]`.
+
+    It fails open: when the cache that holds the counts is unreachable (Redis down or hung),
+    the request is let through and a warning logged. A rate limit is a guard against abuse; an
+    operator's approval during a Redis outage must still be recorded (the sweeper re-sends its
+    execution once the broker is back), not answered with a 500.
+    """
 
     scope = ""
 
     def get_rate(self) -> str | None:
         return settings.SELFHEAL_THROTTLE_RATES.get(self.scope) or None
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:  # the cache backend's own errors (redis, file system)
+            logger.warning("rate limit %r not applied: cache unavailable (%s)", self.scope, exc)
+            return True
 
 
 class ReviewThrottle(ConfiguredRateThrottle):
@@ -54,12 +70,18 @@ class LoginFailureThrottle(ConfiguredRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
     def blocked(self, request: HttpRequest) -> bool:
-        """True when the address has used up its failures (records nothing)."""
+        """True when the address has used up its failures (records nothing; False when the
+        cache is unreachable, see the class docstring)."""
         limit, duration = self.parse_rate(self.rate)
         if limit is None or duration is None:
             return False
         self.key = self.get_cache_key(request, None)
-        self.history = self.cache.get(self.key, [])
+        try:
+            self.history = self.cache.get(self.key, [])
+        except Exception as exc:
+            logger.warning("login rate limit not applied: cache unavailable (%s)", exc)
+            self.history = []
+            return False
         self.now = self.timer()
         while self.history and self.history[-1] <= self.now - duration:
             self.history.pop()
@@ -70,4 +92,7 @@ class LoginFailureThrottle(ConfiguredRateThrottle):
             return
         if not hasattr(self, "history"):
             self.blocked(request)
-        self.throttle_success()
+        try:
+            self.throttle_success()
+        except Exception as exc:
+            logger.warning("login failure not counted: cache unavailable (%s)", exc)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -117,6 +119,30 @@ async def _run(
     return result
 
 
+def _run_blocking(coroutine: Any) -> Any:
+    """`asyncio.run(coroutine)`, in a thread of its own when this thread already runs an event
+    loop (pytest-playwright's sync API leaves one running in the test process)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    result: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coroutine))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="http-client")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
 def post_closed_loop(
     base: str,
     token: str,
@@ -128,11 +154,11 @@ def post_closed_loop(
 ) -> LoadResult:
     """POST `body` (JSON, `{}` by default) to every path with `clients` requests in flight."""
     body = {} if body is None else body
-    return asyncio.run(_run("POST", base, token, paths, clients, body, timeout))
+    return _run_blocking(_run("POST", base, token, paths, clients, body, timeout))
 
 
 def get_closed_loop(
     base: str, token: str, paths: Iterable[str], *, clients: int, timeout: float = 30.0
 ) -> LoadResult:
     """GET every path with `clients` requests in flight (e.g. to warm a server up)."""
-    return asyncio.run(_run("GET", base, token, paths, clients, None, timeout))
+    return _run_blocking(_run("GET", base, token, paths, clients, None, timeout))
