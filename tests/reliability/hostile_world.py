@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
+import hypothesis
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -30,6 +31,7 @@ from dashboard.services.pipelines import pipeline_create
 from dashboard.services.policies import policies_load_shipped
 from dashboard.services.users import token_mint, user_create_with_role
 from tests.factories import make_pending
+from tests.reliability.conftest import FULL
 
 ROLE_USERS = {"viewer": "vera", "operator": "otto", "policy_admin": "ada"}
 
@@ -96,3 +98,17 @@ def state_digest(models: tuple[type[Model], ...] = STATE_MODELS) -> dict[str, st
 
 def audit_count(verb: str) -> int:
     return AuditEvent.objects.filter(verb=verb).count()
+
+
+def fuzz_settings(examples: int) -> hypothesis.settings:
+    """Hypothesis settings of the fuzzing checks: `examples` cases, no deadline and no example
+    database (every run starts fresh), derandomised in the CI variant so that CI is repeatable,
+    random in the full run."""
+    return hypothesis.settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=not FULL,
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )

@@ -19,15 +19,20 @@ import yaml
 from django.core.cache import cache
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from dashboard.models import AuditEvent, Decision, DecisionState, PolicyVersion, TelemetryWindow
 from dashboard.throttling import LoginFailureThrottle, ReviewThrottle
 from tests.factories import PASSWORD, make_pending
-from tests.reliability.conftest import FULL
-from tests.reliability.hostile_world import World, audit_count, build_world, state_digest
+from tests.reliability.hostile_world import (
+    World,
+    audit_count,
+    build_world,
+    fuzz_settings,
+    state_digest,
+)
 
 # Pages a browser can POST to are every route outside the API, the admin and the probes.
 NOT_PAGES = ("api", "admin", "api-docs", "schema", "healthz", "readyz", "metrics", "plotly-js")
@@ -368,14 +373,7 @@ def fuzz_policies(world: World, examples: int) -> dict[str, Any]:
     stats = {"n": 0, "worst": 0.0, "peak": 0}
     versions = PolicyVersion.objects.count()
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        derandomize=not FULL,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzz_settings(examples)
     @given(text=yaml_texts)
     def run(text: str) -> None:
         rejected = audit_count("policy.rejected")
@@ -548,14 +546,7 @@ def fuzz_telemetry(world: World, examples: int) -> dict[str, Any]:
     for make in OVERSIZE.values():
         send(make())
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        derandomize=not FULL,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @fuzz_settings(examples)
     @given(body=hostile_windows())
     def run(body: str) -> None:
         send(body)

@@ -22,7 +22,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.urls import Resolver404, resolve
 from drf_spectacular.generators import SchemaGenerator
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -33,8 +33,13 @@ from schemathesis.specs.openapi.checks import (
 
 from dashboard.models import PolicyVersion
 from dashboard.wsgi import application
-from tests.reliability.conftest import FULL
-from tests.reliability.hostile_world import World, build_world, state_digest, table_digest
+from tests.reliability.hostile_world import (
+    World,
+    build_world,
+    fuzz_settings,
+    state_digest,
+    table_digest,
+)
 
 CHECKS = [
     not_a_server_error,
@@ -118,14 +123,7 @@ def fuzz_role(role: str, world: World, examples: int) -> dict[str, Any]:
             ),
         )
 
-        @settings(
-            max_examples=examples,
-            deadline=None,
-            database=None,
-            derandomize=not FULL,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
+        @fuzz_settings(examples)
         @given(case=strategy)
         def run(case: Any) -> None:
             nonlocal worst, calls
