@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -27,7 +26,7 @@ from django.db import connection
 from django.utils import timezone
 
 from dashboard.benchmarks.http_client import LoadResult, post_closed_loop
-from dashboard.benchmarks.processes import Processes
+from dashboard.benchmarks.processes import bench_run
 from dashboard.celery import app
 from dashboard.models import Decision, DecisionState, Pipeline, TelemetryWindow
 from dashboard.services.checks import checks_dispatch_due
@@ -193,14 +192,9 @@ def run_fleet_benchmark(
     progress: object = print,
 ) -> FleetResult:
     say = progress if callable(progress) else print
-    run = uuid.uuid4().hex[:6]
     rng = np.random.default_rng(0)
     policies_load_shipped(directory=settings.POLICIES_DIR)
-    queue = f"bench-{run}"
-    saved_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    procs = Processes(queue)
-    try:
+    with bench_run("bench", keep=keep) as (run, procs):
         started = time.perf_counter()
         ids = setup_fleet(run, pipelines, rng)
         operator, _ = user_create_with_role(username=f"bench-op-{run}", role="operator")
@@ -289,11 +283,6 @@ def run_fleet_benchmark(
             server_cpu_ms_per_approve=round(1000 * server_cpu / len(rest), 1) if rest else 0.0,
             client_cpu_ms_per_approve=round(1000 * client_cpu / len(rest), 2) if rest else 0.0,
         )
-    finally:
-        procs.stop()
-        app.conf.task_default_queue = saved_queue
-        if not keep:
-            Pipeline.objects.filter(name__startswith=f"bench-{run}-").delete()
 
 
 def result_table(result: FleetResult) -> str:

@@ -20,7 +20,6 @@ pending is approved by `clients` closed-loop clients.
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,8 +38,7 @@ from dashboard.benchmarks.fleet import (
     window_rows,
 )
 from dashboard.benchmarks.http_client import get_closed_loop
-from dashboard.benchmarks.processes import Processes
-from dashboard.celery import app
+from dashboard.benchmarks.processes import bench_run
 from dashboard.models import Decision, DecisionState, HealthCheck, Pipeline, TelemetryWindow
 from dashboard.roles import ROLES
 from dashboard.services.checks import slot_of
@@ -106,14 +104,9 @@ def run_load(
 ) -> LoadResult:
     """Run the fleet for `slots` slots of `interval` seconds, then the approve phase."""
     say = progress if callable(progress) else print
-    run = uuid.uuid4().hex[:6]
     rng = np.random.default_rng(1)
     policies_load_shipped(directory=settings.POLICIES_DIR)
-    queue = f"load-{run}"
-    saved_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    procs = Processes(queue)
-    try:
+    with bench_run("load") as (run, procs):
         ids = setup_fleet(run, pipelines, rng, features=features, rows=rows, interval=interval)
         for role in ROLES:  # a flushed database (tests) has lost the groups the migration made
             Group.objects.get_or_create(name=role)
@@ -229,7 +222,3 @@ def run_load(
             approve_p99_ms=round(percentile(latencies, 99), 1),
             approve_error_samples=answers.error_samples,
         )
-    finally:
-        procs.stop()
-        app.conf.task_default_queue = saved_queue
-        Pipeline.objects.filter(name__startswith=f"bench-{run}-").delete()

@@ -8,6 +8,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -172,3 +175,25 @@ class Processes:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@contextmanager
+def bench_run(prefix: str, *, keep: bool = False) -> Iterator[tuple[str, Processes]]:
+    """A benchmark run: its id, and child processes on a queue of its own (which this process
+    sends to meanwhile); on the way out the processes stop, the queue is restored and, unless
+    `keep`, the run's pipelines (named ``bench-<run>-…``) are deleted."""
+    from dashboard.celery import app
+    from dashboard.models import Pipeline
+
+    run = uuid.uuid4().hex[:6]
+    queue = f"{prefix}-{run}"
+    saved_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    procs = Processes(queue)
+    try:
+        yield run, procs
+    finally:
+        procs.stop()
+        app.conf.task_default_queue = saved_queue
+        if not keep:
+            Pipeline.objects.filter(name__startswith=f"bench-{run}-").delete()
