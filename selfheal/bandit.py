@@ -422,12 +422,12 @@ class BayesianLinearBandit:
         values (a test checks it against the batch path's distribution).
 
         The same maths as `assess`: per action `groups` noise-variance draws for the benefit
-        and for the cost (one gamma call), then the benefit and cost noise of every Thompson
-        draw (one normal call); the confidence is the Rao-Blackwellised average of
-        Phi((m_b - m_r) / sqrt(v_b + v_r)) over the variance draws, with
-        v = benefit_var * f_benefit + cost_var * f_cost. The random draws are made in the same
-        order and shapes as in earlier releases, so a seed still gives the same decision.
-        What depends only on the posteriors (means, covariances, t quantiles, gamma shapes) is
+        and for the cost (one gamma call), then the net-value noise of every Thompson draw (one
+        normal call: given the variance draws, benefit and cost noise are independent normals,
+        so their difference is a single normal of variance v); the confidence is the
+        Rao-Blackwellised average of Phi((m_b - m_r) / sqrt(v_b + v_r)) over the variance
+        draws, with v = benefit_var * f_benefit + cost_var * f_cost. What depends only on the
+        posteriors (means, covariances, t quantiles, gamma shapes) is
         cached until the bandit or the cost model changes (`version`).
         """
         c = self._single_constants(costs, n_draws, min_samples, level)
@@ -437,8 +437,8 @@ class BayesianLinearBandit:
         factors = c.shapes / rng.standard_gamma(c.shapes)  # (2K, groups) a / G
         scales = np.concatenate((benefit_var, c.cost_var))[:, None] * factors
         enough = c.enough
+        cond_var = scales[:k] + scales[k:]  # variance of net value given the factors
         if reference >= 0 and enough[reference]:
-            cond_var = scales[:k] + scales[k:]  # variance of net value given the factors
             spread = np.sqrt(cond_var + cond_var[reference])
             prob = special.ndtr((mean - mean[reference])[:, None] / spread)
             conf = (np.add.reduce(prob, axis=1) / groups).tolist()
@@ -446,9 +446,10 @@ class BayesianLinearBandit:
             confidence = [p if ok else 0.0 for p, ok in zip(conf, enough, strict=True)]
         else:
             confidence = [0.0] * k
-        z = rng.standard_normal((2 * k, groups, c.per_group), dtype=np.float32)
-        noise = (np.sqrt(scales)[:, :, None] * z).reshape(2 * k, n_draws)
-        net = mean[:, None] + (noise[:k] - noise[k:])
+        # Given the variance factors, benefit and cost noise are independent normals, so their
+        # difference is one normal of the summed variance: one draw per action and draw.
+        z = rng.standard_normal((k, groups, c.per_group), dtype=np.float32)
+        net = mean[:, None] + (np.sqrt(cond_var)[:, :, None] * z).reshape(k, n_draws)
         masked = [j for j, ok in enumerate(allowed) if not ok]
         if len(masked) == k:
             chosen, share = -1, [0.0] * k
@@ -457,6 +458,8 @@ class BayesianLinearBandit:
                 net[masked] = -np.inf
             best = net.argmax(axis=0)
             share = (np.bincount(best, minlength=k) / n_draws).tolist()
+            # The draws are exchangeable, so the first is as random a Thompson sample as any
+            # (no extra random call); the share over all of them is its propensity.
             chosen = int(best[rng.integers(n_draws)])
         # Intervals on 7-element lists: plain floats are cheaper than numpy calls here.
         centre = mean.tolist()

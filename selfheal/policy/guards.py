@@ -51,25 +51,31 @@ def masked_actions(
     reasons: dict[str, list[str]] = {}
     starts: dict[float, datetime] = {}  # period -> its start; guards often share a period
     for guard in policy.guards:
-        when = guard.when
-        if guard.kind == "forbid":
-            # The common case inline (this runs at every decision): a known signal value for
-            # which the condition does not hold masks nothing.
+        kind = guard.kind
+        if kind == "forbid":
+            # Inline (this runs at every decision): a known signal value for which the
+            # condition does not hold masks nothing.
+            when = guard.when
             if when is None:
                 continue
             value = signal_value(signals, when.signal)
-            if not math.isnan(value) and not holds(value, when.op, when.value):
+            if math.isnan(value):  # unknown: a guard errs on the side of masking
+                reason = f"{when.signal} is unknown (NaN)"
+            elif holds(value, when.op, when.value):
+                reason = (
+                    f"{when.signal} = {format_number(value)} {when.op} {format_number(when.value)}"
+                )
+            else:
                 continue
-            since = now
-        elif history:
-            period = guard.period_minutes
-            start = starts.get(period)
-            if start is None:
-                start = starts[period] = now - timedelta(minutes=period)
-            since = start
+            found = dict.fromkeys(guard.actions, reason)
+        elif not history and kind != "cost_budget" and (kind == "cooldown" or guard.max_count > 0):
+            continue  # no past action (the common case): nothing to count, nothing masked
         else:
-            since = now  # no record to compare with it
-        found = _check(guard, policy, signals, now, history, since)
+            period = guard.period_minutes
+            since = starts.get(period)
+            if since is None:
+                since = starts[period] = now - timedelta(minutes=period)
+            found = _check(guard, policy, now, history, since)
         for action, reason in found.items():
             reasons.setdefault(action, []).append(f"{guard.name}: {reason}")
     if not reasons:
@@ -82,30 +88,13 @@ def masked_actions(
 def _check(
     guard: Guard,
     policy: Policy,
-    signals: Mapping[str, float],
     now: datetime,
     history: Sequence[ActionRecord],
     since: datetime,
 ) -> dict[str, str]:
-    """The actions this guard masks now, each with the reason (without the guard's name).
-    `since` is the start of the guard's period (``now - period``)."""
+    """The actions a history guard (every kind but ``forbid``) masks now, each with the reason
+    (without the guard's name). `since` is the start of the guard's period (``now - period``)."""
     kind = guard.kind
-    if kind == "forbid":
-        when = guard.when
-        if when is None:
-            return {}
-        value = signal_value(signals, when.signal)
-        if math.isnan(value):  # unknown: a guard errs on the side of masking
-            return dict.fromkeys(guard.actions, f"{when.signal} is unknown (NaN)")
-        if not holds(value, when.op, when.value):
-            return {}
-        reason = f"{when.signal} = {format_number(value)} {when.op} {format_number(when.value)}"
-        return dict.fromkeys(guard.actions, reason)
-
-    if not history and (
-        kind == "cooldown" or (kind in ("budget", "max_attempts") and guard.max_count > 0)
-    ):
-        return {}  # no past action (the common case): nothing to count, nothing masked
     listed = guard.actions
 
     if kind == "budget":
