@@ -384,15 +384,19 @@ class BayesianLinearBandit:
         cached = self._single
         if cached is not None and cached.key == key:
             return cached
-        k = len(self.actions)
+        k, d = self.mu.shape
         groups = _groups(n_draws)
         shapes = np.concatenate([self.a_n, costs.dof / 2.0])
         dof = np.minimum(2.0 * self.a_n, costs.dof)
         cached = self._single = _SingleConstants(
             key=key,
-            cov=self.cov.copy(),
-            mu=self.mu.copy(),
-            ratio=self.b_n / self.a_n,
+            # One (K + K*d, d) matrix: x @ it gives every action's mean benefit and the rows
+            # of ratio * cov @ x, so that two products give the means and the variances.
+            stacked=np.ascontiguousarray(
+                np.concatenate(
+                    [self.mu, (self.cov * (self.b_n / self.a_n)[:, None, None]).reshape(-1, d)]
+                )
+            ),
             cost_mean=costs.mean.copy(),
             cost_var=costs.scale * costs.scale,
             quantile=np.asarray(special.stdtrit(dof, 0.5 + level / 2.0), dtype=np.float64).tolist(),
@@ -432,8 +436,9 @@ class BayesianLinearBandit:
         """
         c = self._single_constants(costs, n_draws, min_samples, level)
         k, groups = c.k, c.groups
-        mean = c.mu @ x - c.cost_mean
-        benefit_var = ((c.cov @ x) @ x) * c.ratio  # scale^2 of x'beta
+        r = c.stacked @ x
+        mean = r[:k] - c.cost_mean
+        benefit_var = r[k:].reshape(k, -1) @ x  # x' (b/a cov) x: the scale^2 of x'beta
         factors = c.shapes / rng.standard_gamma(c.shapes)  # (2K, groups) a / G
         scales = np.concatenate((benefit_var, c.cost_var))[:, None] * factors
         enough = c.enough
@@ -441,9 +446,9 @@ class BayesianLinearBandit:
         if reference >= 0 and enough[reference]:
             spread = np.sqrt(cond_var + cond_var[reference])
             prob = special.ndtr((mean - mean[reference])[:, None] / spread)
-            conf = (np.add.reduce(prob, axis=1) / groups).tolist()
-            conf[reference] = 1.0
-            confidence = [p if ok else 0.0 for p, ok in zip(conf, enough, strict=True)]
+            sums = np.add.reduce(prob, axis=1).tolist()
+            sums[reference] = groups  # the reference is as good as itself
+            confidence = [s / groups if ok else 0.0 for s, ok in zip(sums, enough, strict=True)]
         else:
             confidence = [0.0] * k
         # Given the variance factors, benefit and cost noise are independent normals, so their
@@ -457,10 +462,10 @@ class BayesianLinearBandit:
             if masked:
                 net[masked] = -np.inf
             best = net.argmax(axis=0)
-            share = (np.bincount(best, minlength=k) / n_draws).tolist()
-            # The draws are exchangeable, so the first is as random a Thompson sample as any
-            # (no extra random call); the share over all of them is its propensity.
-            chosen = int(best[rng.integers(n_draws)])
+            share = [b / n_draws for b in np.bincount(best, minlength=k).tolist()]
+            # One draw, uniformly picked, is the Thompson sample (`random` is a far cheaper
+            # call than `integers`); the share over all of them is its propensity.
+            chosen = int(best[int(rng.random() * n_draws)])
         # Intervals on 7-element lists: plain floats are cheaper than numpy calls here.
         centre = mean.tolist()
         half = [
@@ -485,10 +490,9 @@ class _SingleConstants:
     """Per-posterior constants of `assess_single` (see `_single_constants`)."""
 
     key: tuple[object, ...]
-    cov: FloatArray
-    mu: FloatArray
-    ratio: FloatArray
-    """b_n / a_n per action: the noise variance scale of x'beta."""
+    stacked: FloatArray
+    """(K + K*d, d): every action's posterior mean, then its covariance times b_n / a_n (the
+    noise variance scale of x'beta), so that x'beta's mean and scale^2 take two products."""
     cost_mean: FloatArray
     cost_var: FloatArray
     cost_var_list: list[float]
