@@ -79,26 +79,33 @@ def context_matrix(raw: npt.ArrayLike) -> FloatArray:
     return out
 
 
-_SCALAR_TRANSFORMS = tuple(
-    (name, kind == "log", param)
-    for name, (kind, param) in ((n, _TRANSFORMS[n]) for n in SIGNAL_NAMES)
-)
+def _scalar_transform(kind: str, param: float) -> tuple[bool, float, float]:
+    """(is_log, param, saturation): from `saturation` on, the feature is at its cap."""
+    if kind == "log":
+        return True, param, param * math.expm1(FEATURE_CAP)
+    return False, param, min(param, FEATURE_CAP)
+
+
+_SCALAR_TRANSFORMS = tuple((name, *_scalar_transform(*_TRANSFORMS[name])) for name in SIGNAL_NAMES)
 
 
 def context_vector(signals: Mapping[str, float]) -> FloatArray:
     """Feature map of one window's signals -> (`CONTEXT_DIM`,).
 
     Plain-Python twin of `context_matrix` (one decision should not pay for array dispatch);
-    a test checks that both agree.
+    a test checks that both agree. A value at or above its transform's saturation point maps
+    straight to the cap (no logarithm, no clipping calls).
     """
     out = [1.0]
-    for name, is_log, param in _SCALAR_TRANSFORMS:
-        value = float(signals.get(name, 0.0))
+    get = signals.get
+    for name, is_log, param, saturation in _SCALAR_TRANSFORMS:
+        value = float(get(name, 0.0))
         if not value > 0.0:  # NaN, negative, zero
-            feature = 0.0
+            out.append(0.0)
+        elif value >= saturation:
+            out.append(FEATURE_CAP if is_log else saturation)
         elif is_log:
-            feature = math.log1p(min(value / param, 1e12))
+            out.append(math.log1p(value / param))
         else:
-            feature = min(value, param)
-        out.append(min(feature, FEATURE_CAP))
+            out.append(value)
     return np.array(out, dtype=np.float64)

@@ -22,6 +22,7 @@ guard lists the policy's default action, so at least that action always remains 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -74,7 +75,7 @@ def masked_actions(
             period = guard.period_minutes
             since = starts.get(period)
             if since is None:
-                since = starts[period] = now - timedelta(minutes=period)
+                since = starts[period] = now - _period(period)
             found = _check(guard, policy, now, history, since)
         for action, reason in found.items():
             reasons.setdefault(action, []).append(f"{guard.name}: {reason}")
@@ -153,6 +154,12 @@ def _check(
         return masked
 
     return {}
+
+
+@functools.lru_cache(maxsize=256)
+def _period(minutes: float) -> timedelta:
+    """`timedelta(minutes=...)`, built once per distinct period (guards run at every decision)."""
+    return timedelta(minutes=minutes)
 
 
 def _time_of(record: ActionRecord) -> datetime:
