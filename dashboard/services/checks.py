@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from dashboard.models import (
@@ -30,10 +30,12 @@ from dashboard.models import (
     Pipeline,
     TelemetryWindow,
 )
+from dashboard.precompiled import Precompiled
 from dashboard.services.audit import Actor, actor_user, audit_record
 from dashboard.services.engine import (
     PIPELINE_BULK_FIELDS,
-    active_version,
+    active_version_annotations,
+    active_version_of,
     controller_for,
     policy_of,
     reference_of,
@@ -183,31 +185,59 @@ def _outcome_due(decision: Decision, policy: Policy, now: datetime) -> bool:
     return now >= finished + timedelta(minutes=wait)
 
 
+def _check_query(pipeline_id: int, slot: datetime, since: datetime) -> QuerySet[Pipeline]:
+    """The active pipeline, without its big columns, annotated in the same round trip with what
+    the check would otherwise ask in queries of its own: whether `slot` ran already, the window
+    of the previous check and the newest window, the active policy version, and whether any
+    decision waits for its outcome, is pending approval, or ran since `since` (the queries for
+    those are skipped when none does)."""
+    checks = HealthCheck.objects.filter(pipeline_id=OuterRef("pk"))
+    decisions = Decision.objects.filter(pipeline_id=OuterRef("pk"))
+    return (
+        Pipeline.objects.filter(pk=pipeline_id, is_active=True)
+        .defer(*PIPELINE_BULK_FIELDS)
+        .annotate(
+            slot_done=Exists(checks.filter(slot=slot)),
+            previous_window_id=Subquery(checks.order_by("-slot").values("window_id")[:1]),
+            newest_window_id=Subquery(
+                TelemetryWindow.objects.filter(pipeline_id=OuterRef("pk"))
+                .order_by("-received_at", "-id")
+                .values("pk")[:1]
+            ),
+            outcomes_waiting=Exists(
+                decisions.filter(
+                    state=DecisionState.EXECUTING, execution__state=ExecutionState.SUCCEEDED
+                )
+            ),
+            approvals_pending=Exists(decisions.filter(state=DecisionState.PENDING_APPROVAL)),
+            recent_actions=Exists(decisions.filter(created_at__gte=since, execution__isnull=False)),
+            **active_version_annotations(),
+        )[:1]
+    )
+
+
+# Compiled once per process: building this queryset costs more CPU than the rest of the check's
+# reads together.
+_CHECK_QUERY = Precompiled(_check_query, pipeline_id=int, slot=datetime, since=datetime)
+
+
 def health_check_run(
     *, pipeline_id: int, slot: datetime, task_id: str = "", requested_by: Actor = None
 ) -> HealthCheck | None:
     """Check `pipeline_id` for `slot` once; returns the check, or None if it already ran."""
     now = timezone.now()
     # The reference is loaded (and parsed) only when this process has not cached it yet.
-    # One round trip: the pipeline, whether this slot ran already, and the newest window unless
-    # the previous check already looked at it.
-    checks = HealthCheck.objects.filter(pipeline_id=OuterRef("pk"))
-    pipeline = (
-        Pipeline.objects.filter(pk=pipeline_id, is_active=True)
-        .defer(*PIPELINE_BULK_FIELDS)
-        .annotate(
-            slot_done=Exists(checks.filter(slot=slot)),
-            previous_window_id=Subquery(checks.order_by("-slot").values("window_id")[:1]),
-        )
-        .first()
+    pipeline = _CHECK_QUERY.first(
+        pipeline_id=pipeline_id, slot=slot, since=now - timedelta(days=HISTORY_DAYS)
     )
     if pipeline is None or pipeline.slot_done:
         return None
-    window = pipeline.windows.order_by("-received_at", "-id").first()
-    if window is not None and pipeline.previous_window_id == window.pk:
-        window = None  # nothing new since the previous check
+    window = None
+    # Nothing new since the previous check when its window is still the newest.
+    if pipeline.newest_window_id not in (None, pipeline.previous_window_id):
+        window = TelemetryWindow.objects.filter(pk=pipeline.newest_window_id).first()
     signals, details = _signals(pipeline, window, now)
-    version = active_version(pipeline)
+    version = active_version_of(pipeline)
     policy = policy_of(version) if version else None
     if not signals:
         status = HealthStatus.NO_DATA
@@ -237,7 +267,8 @@ def health_check_run(
     except IntegrityError:
         return None  # another worker ran this slot first
     if signals:
-        _close_outcomes(pipeline, signals, task_id, now)
+        if pipeline.outcomes_waiting:
+            _close_outcomes(pipeline, signals, task_id, now)
         if version is not None:
             decision_propose(
                 check=check, version=version, requested_by=requested_by, task_id=task_id
@@ -265,7 +296,8 @@ def decision_propose(
     engine = controller_for(version).decide(
         check.signals,
         now=now,
-        history=_history(pipeline, now),
+        # The check's opening query said whether any action ran within HISTORY_DAYS.
+        history=_history(pipeline, now) if getattr(pipeline, "recent_actions", True) else [],
         recent_signals=recent,
         autonomy=pipeline.autonomy,
         rng=np.random.default_rng(),
@@ -300,10 +332,14 @@ def decision_propose(
             policy_digest=policy.digest,
             requested_by=actor_user(requested_by),
         )
+        # Skipped when the check's opening query found none pending; a decision a concurrent
+        # check of the same pipeline has not committed yet is invisible to this query anyway.
         older_ids = (
             Decision.objects.filter(pipeline=pipeline, state=DecisionState.PENDING_APPROVAL)
             .exclude(pk=decision.pk)
             .values_list("pk", flat=True)
+            if getattr(pipeline, "approvals_pending", True)
+            else []
         )
         for older_id in older_ids:
             # An operator may have acted on it in the meantime; their verdict stands.

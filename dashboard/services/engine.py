@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from dashboard.models import ExperienceRecord, Pipeline, PolicyVersion
 from selfheal.hybrid import HybridController
@@ -69,6 +69,32 @@ def active_version(pipeline: Pipeline) -> PolicyVersion | None:
         PolicyVersion.objects.filter(name=pipeline.policy_name, is_active=True)
         .defer("text")
         .first()
+    )
+
+
+def active_version_annotations() -> dict[str, Subquery]:
+    """Annotations for a `Pipeline` queryset that carry the id and digest of the active version
+    of each pipeline's policy, so that `active_version_of` needs no query of its own."""
+    active = PolicyVersion.objects.filter(name=OuterRef("policy_name"), is_active=True)
+    return {
+        "active_version_id": Subquery(active.values("pk")[:1]),
+        "active_version_digest": Subquery(active.values("digest")[:1]),
+    }
+
+
+def active_version_of(pipeline: Pipeline) -> PolicyVersion | None:
+    """`active_version(pipeline)` for a pipeline read with `active_version_annotations`.
+
+    The version is built from the annotated columns; its other fields are deferred (a version's
+    text never changes, and `policy_of` reads it only for a digest this process has not met).
+    """
+    pk = getattr(pipeline, "active_version_id", None)
+    if pk is None:
+        return None
+    return PolicyVersion.from_db(
+        PolicyVersion.objects.db,
+        ["id", "name", "digest", "is_active"],
+        [pk, pipeline.policy_name, pipeline.active_version_digest, True],  # type: ignore[attr-defined]
     )
 
 

@@ -1,0 +1,122 @@
+"""Querysets compiled to SQL once per process and run again with new parameters.
+
+Building and compiling a queryset costs the ORM far more CPU than the database needs to answer
+it: a health check's opening query (the pipeline with six annotations) takes ~4.5 ms of Python to
+compile and ~0.1 ms to run. A health check runs the same few query shapes a thousand times a
+minute, so `Precompiled` compiles each shape once per process (and database connection) with
+sentinel parameter values, remembers where those sentinels landed in the SQL's parameter list,
+and afterwards only substitutes the new values and runs the SQL. The ORM still writes every
+query, so it stays portable between SQLite and PostgreSQL; results come back through the same
+converters the ORM would apply (as model instances via `Model.objects.raw`, or as converted
+rows).
+
+Parameters are ints or aware datetimes. Where the ORM would adapt a value for the database (a
+datetime on SQLite becomes text), the new value is adapted the same way. A shape whose sentinels
+cannot all be found in the compiled parameters is not cached: it is run through the ORM every
+time, so the answer never depends on this cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from django.db import connections, router
+from django.db.models import Model, QuerySet
+
+M = TypeVar("M", bound=Model)
+_ParamKind = type[int] | type[datetime]
+
+
+def _sentinel(kind: _ParamKind, index: int) -> Any:
+    # Values no real query passes: far-negative ids, instants in 1901.
+    if kind is int:
+        return -900_000_001 - index
+    return datetime(1901, 1, 1, 0, 0, index + 1, 123_457, tzinfo=UTC)
+
+
+class _Compiled:
+    """One shape's SQL for one connection: the parameter list with holes for the arguments."""
+
+    def __init__(self, queryset: QuerySet[Any], alias: str, sentinels: dict[str, Any]) -> None:
+        compiler = queryset.query.get_compiler(using=alias)
+        self.sql, params = compiler.as_sql()
+        self.params = list(params)
+        adapt = connections[alias].ops.adapt_datetimefield_value
+        self.slots: list[tuple[int, str, bool]] = []  # (position, argument, adapted)
+        found = set()
+        for position, value in enumerate(self.params):
+            for name, sentinel in sentinels.items():
+                adapted = isinstance(sentinel, datetime) and value == adapt(sentinel)
+                if value == sentinel or adapted:
+                    if type(value) is not type(sentinel) and not adapted:
+                        continue  # True == 1 and the like: not ours
+                    self.slots.append((position, name, adapted and value != sentinel))
+                    found.add(name)
+        self.complete = found == set(sentinels)
+        fields = [column[0] for column in compiler.select[: compiler.col_count]]
+        self.converters = compiler.get_converters(fields)
+        self.compiler = compiler
+
+    def bind(self, alias: str, arguments: dict[str, Any]) -> list[Any]:
+        adapt = connections[alias].ops.adapt_datetimefield_value
+        params = list(self.params)
+        for position, name, adapted in self.slots:
+            value = arguments[name]
+            params[position] = adapt(value) if adapted else value
+        return params
+
+
+class Precompiled(Generic[M]):
+    """A queryset shape: `build(**arguments)` returns the queryset for those arguments.
+
+    `kinds` names each argument's type (int or datetime). `first` returns the first model
+    instance of a model shape (with its annotations; sliced and ordered by `build`) or None;
+    `rows` returns the converted rows of a `values_list` shape (not `flat`).
+    """
+
+    def __init__(self, build: Callable[..., QuerySet[M]], **kinds: _ParamKind) -> None:
+        self.build = build
+        self.kinds = kinds
+        self._local = threading.local()
+
+    def _compiled(self) -> tuple[str, _Compiled]:
+        # Per thread, as Django's connections are; one shape per database alias.
+        cache: dict[str, _Compiled] = self._local.__dict__.setdefault("cache", {})
+        model: type[Model] | None = self._local.__dict__.get("model")
+        alias = router.db_for_read(model) if model is not None else None
+        compiled = cache.get(alias) if alias is not None else None
+        if compiled is None:
+            sentinels = {
+                name: _sentinel(kind, index)
+                for index, (name, kind) in enumerate(self.kinds.items())
+            }
+            queryset = self.build(**sentinels)
+            self._local.model = queryset.model
+            alias = queryset.db
+            compiled = cache[alias] = _Compiled(queryset, alias, sentinels)
+        assert alias is not None
+        return alias, compiled
+
+    def first(self, **arguments: Any) -> M | None:
+        alias, compiled = self._compiled()
+        if not compiled.complete:
+            return self.build(**arguments).first()
+        model = self._local.model
+        rows = model._default_manager.using(alias).raw(
+            compiled.sql, compiled.bind(alias, arguments)
+        )
+        return next(iter(rows), None)  # type: ignore[no-any-return]
+
+    def rows(self, **arguments: Any) -> list[tuple[Any, ...]]:
+        alias, compiled = self._compiled()
+        if not compiled.complete:
+            return [tuple(row) for row in self.build(**arguments)]
+        with connections[alias].cursor() as cursor:
+            cursor.execute(compiled.sql, compiled.bind(alias, arguments))
+            fetched = cursor.fetchall()
+        if compiled.converters:
+            fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
+        return [tuple(row) for row in fetched]
