@@ -10,10 +10,10 @@ query, so it stays portable between SQLite and PostgreSQL; results come back thr
 converters the ORM would apply (as model instances via `Model.objects.raw`, or as converted
 rows).
 
-Parameters are ints or aware datetimes. Where the ORM would adapt a value for the database (a
-datetime on SQLite becomes text), the new value is adapted the same way. A shape whose sentinels
-cannot all be found in the compiled parameters is not cached: it is run through the ORM every
-time, so the answer never depends on this cache.
+Parameters are ints, strings or aware datetimes. Where the ORM would adapt a value for the
+database (a datetime on SQLite becomes text), the new value is adapted the same way. A shape
+whose sentinels cannot all be found in the compiled parameters is not cached: it is run through
+the ORM every time, so the answer never depends on this cache.
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ from django.db import connections, router
 from django.db.models import Model, QuerySet
 
 M = TypeVar("M", bound=Model)
-_ParamKind = type[int] | type[datetime]
+_ParamKind = type[int] | type[str] | type[datetime]
 
 
 def _sentinel(kind: _ParamKind, index: int) -> Any:
-    # Values no real query passes: far-negative ids, instants in 1901.
+    # Values no real query passes: far-negative ids, control characters, instants in 1901.
     if kind is int:
         return -900_000_001 - index
+    if kind is str:
+        return f"\x01precompiled-{index}\x01"
     return datetime(1901, 1, 1, 0, 0, index + 1, 123_457, tzinfo=UTC)
 
 
@@ -72,12 +74,12 @@ class _Compiled:
 class Precompiled(Generic[M]):
     """A queryset shape: `build(**arguments)` returns the queryset for those arguments.
 
-    `kinds` names each argument's type (int or datetime). `first` returns the first model
+    `kinds` names each argument's type (int, str or datetime). `first` returns the first model
     instance of a model shape (with its annotations; sliced and ordered by `build`) or None;
     `rows` returns the converted rows of a `values_list` shape (not `flat`).
     """
 
-    def __init__(self, build: Callable[..., QuerySet[M]], **kinds: _ParamKind) -> None:
+    def __init__(self, build: Callable[..., QuerySet[M, Any]], **kinds: _ParamKind) -> None:
         self.build = build
         self.kinds = kinds
         self._local = threading.local()
@@ -108,7 +110,17 @@ class Precompiled(Generic[M]):
         rows = model._default_manager.using(alias).raw(
             compiled.sql, compiled.bind(alias, arguments)
         )
-        return next(iter(rows), None)  # type: ignore[no-any-return]
+        return next(iter(rows), None)
+
+    def all(self, **arguments: Any) -> list[M]:
+        """Every model instance of a model shape, in its order."""
+        alias, compiled = self._compiled()
+        if not compiled.complete:
+            return list(self.build(**arguments))
+        model = self._local.model
+        return list(
+            model._default_manager.using(alias).raw(compiled.sql, compiled.bind(alias, arguments))
+        )
 
     def rows(self, **arguments: Any) -> list[tuple[Any, ...]]:
         alias, compiled = self._compiled()

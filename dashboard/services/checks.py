@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import numpy as np
 from django.db import IntegrityError, transaction
@@ -46,6 +46,9 @@ from selfheal.outcome import health_loss
 from selfheal.policy.model import ActionRecord, Policy
 from selfheal.policy.rules import evaluate_rules
 from selfheal.signals.metrics import Window, evaluate_window
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 logger = logging.getLogger(__name__)
 RECENT_CHECKS = 10
@@ -216,9 +219,31 @@ def _check_query(pipeline_id: int, slot: datetime, since: datetime) -> QuerySet[
     )
 
 
+class _CheckAnnotations(TypedDict):
+    slot_done: bool
+    previous_window_id: int | None
+    newest_window_id: int | None
+    outcomes_waiting: bool
+    approvals_pending: bool
+    recent_actions: bool
+    active_version_id: int | None
+    active_version_digest: str | None
+
+
 # Compiled once per process: building this queryset costs more CPU than the rest of the check's
 # reads together.
 _CHECK_QUERY = Precompiled(_check_query, pipeline_id=int, slot=datetime, since=datetime)
+_WINDOW_QUERY = Precompiled(lambda pk: TelemetryWindow.objects.filter(pk=pk)[:1], pk=int)
+_RECENT_QUERY = Precompiled(
+    lambda pipeline_id, slot: (
+        HealthCheck.objects.filter(pipeline_id=pipeline_id, slot__lt=slot)
+        .exclude(status=HealthStatus.NO_DATA)
+        .order_by("-slot")
+        .values_list("signals")[:RECENT_CHECKS]
+    ),
+    pipeline_id=int,
+    slot=datetime,
+)
 
 
 def health_check_run(
@@ -227,15 +252,18 @@ def health_check_run(
     """Check `pipeline_id` for `slot` once; returns the check, or None if it already ran."""
     now = timezone.now()
     # The reference is loaded (and parsed) only when this process has not cached it yet.
-    pipeline = _CHECK_QUERY.first(
-        pipeline_id=pipeline_id, slot=slot, since=now - timedelta(days=HISTORY_DAYS)
+    pipeline = cast(
+        "WithAnnotations[Pipeline, _CheckAnnotations] | None",
+        _CHECK_QUERY.first(
+            pipeline_id=pipeline_id, slot=slot, since=now - timedelta(days=HISTORY_DAYS)
+        ),
     )
     if pipeline is None or pipeline.slot_done:
         return None
     window = None
     # Nothing new since the previous check when its window is still the newest.
     if pipeline.newest_window_id not in (None, pipeline.previous_window_id):
-        window = TelemetryWindow.objects.filter(pk=pipeline.newest_window_id).first()
+        window = _WINDOW_QUERY.first(pk=pipeline.newest_window_id)
     signals, details = _signals(pipeline, window, now)
     version = active_version_of(pipeline)
     policy = policy_of(version) if version else None
@@ -286,13 +314,10 @@ def decision_propose(
     pipeline = check.pipeline
     policy = policy_of(version)
     now = timezone.now()
-    recent = list(
-        HealthCheck.objects.filter(pipeline=pipeline, slot__lt=check.slot)
-        .exclude(status=HealthStatus.NO_DATA)
-        .order_by("-slot")
-        .values_list("signals", flat=True)[:RECENT_CHECKS]
-    )
-    recent.reverse()
+    recent = [
+        signals
+        for (signals,) in reversed(_RECENT_QUERY.rows(pipeline_id=pipeline.pk, slot=check.slot))
+    ]
     engine = controller_for(version).decide(
         check.signals,
         now=now,
@@ -378,7 +403,7 @@ def decision_propose(
                 updates={"decided_at": now},
                 task_id=task_id,
             )
-            execution_enqueue(decision=decision)
+            execution_enqueue(decision=decision, created=True)
     return decision
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from dashboard.models import ExperienceRecord, Pipeline, PolicyVersion
+from dashboard.precompiled import Precompiled
 from selfheal.hybrid import HybridController
 from selfheal.memory import Experience
 from selfheal.policy.loader import load_policy
@@ -158,6 +159,14 @@ def _experiences(policy_name: str) -> QuerySet[ExperienceRecord]:
     return ExperienceRecord.objects.filter(pipeline__policy_name=policy_name)
 
 
+# Run before every decision (and usually empty): compiled once per process.
+_SINCE_QUERY = Precompiled(
+    lambda policy_name, last_id: _experiences(policy_name).filter(id__gt=last_id).order_by("id"),
+    policy_name=str,
+    last_id=int,
+)
+
+
 def controller_for(version: PolicyVersion) -> HybridController:
     """A warm controller for `version`, up to date with every experience recorded so far
     (from all pipelines on the same policy name), within the policy's memory window."""
@@ -172,7 +181,7 @@ def controller_for(version: PolicyVersion) -> HybridController:
             _controllers[version.pk] = warm
             new = recent
         else:
-            new = list(_experiences(version.name).filter(id__gt=warm.last_id).order_by("id"))
+            new = list(_SINCE_QUERY.all(policy_name=version.name, last_id=warm.last_id))
         for row in new:
             if row.action in policy.actions:
                 warm.controller.learn(experience_of(row))
