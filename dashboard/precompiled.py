@@ -40,7 +40,9 @@ def _sentinel(kind: _ParamKind, index: int) -> Any:
 
 
 class _Compiled:
-    """One shape's SQL for one connection: the parameter list with holes for the arguments."""
+    """One shape's SQL for one connection: the parameter list with holes for the arguments, and
+    how its rows become values (the ORM's converters) and model instances (as `ModelIterable`
+    builds them: model fields by attname, then annotations)."""
 
     def __init__(self, queryset: QuerySet[Any], alias: str, sentinels: dict[str, Any]) -> None:
         compiler = queryset.query.get_compiler(using=alias)
@@ -58,9 +60,20 @@ class _Compiled:
                     self.slots.append((position, name, adapted and value != sentinel))
                     found.add(name)
         self.complete = found == set(sentinels)
-        fields = [column[0] for column in compiler.select[: compiler.col_count]]
-        self.converters = compiler.get_converters(fields)
+        select = compiler.select[: compiler.col_count]
+        self.converters = compiler.get_converters([column[0] for column in select])
         self.compiler = compiler
+        self.model_fields = slice(0, 0)
+        self.init_list: list[str] = []
+        self.annotations: dict[str, int] = {}
+        klass_info = compiler.klass_info
+        if klass_info is not None:
+            if klass_info.get("related_klass_infos"):
+                self.complete = False  # select_related: left to the ORM
+            fields = klass_info["select_fields"]
+            self.model_fields = slice(fields[0], fields[-1] + 1)
+            self.init_list = [column[0].target.attname for column in select[self.model_fields]]
+            self.annotations = dict(compiler.annotation_col_map)
 
     def bind(self, alias: str, arguments: dict[str, Any]) -> list[Any]:
         adapt = connections[alias].ops.adapt_datetimefield_value
@@ -70,13 +83,30 @@ class _Compiled:
             params[position] = adapt(value) if adapted else value
         return params
 
+    def fetch(self, alias: str, arguments: dict[str, Any]) -> list[Any]:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(self.sql, self.bind(alias, arguments))
+            rows = cursor.fetchall()
+        if rows and self.converters:
+            return list(self.compiler.apply_converters(rows, self.converters))
+        return rows
+
+    def instances(self, model: type[M], alias: str, rows: list[Any]) -> list[M]:
+        objects = []
+        for row in rows:
+            obj = model.from_db(alias, self.init_list, row[self.model_fields])
+            for name, position in self.annotations.items():
+                setattr(obj, name, row[position])
+            objects.append(obj)
+        return objects
+
 
 class Precompiled(Generic[M]):
     """A queryset shape: `build(**arguments)` returns the queryset for those arguments.
 
-    `kinds` names each argument's type (int, str or datetime). `first` returns the first model
-    instance of a model shape (with its annotations; sliced and ordered by `build`) or None;
-    `rows` returns the converted rows of a `values_list` shape (not `flat`).
+    `kinds` names each argument's type (int, str or datetime). `first` and `all` return the
+    model instances of a model shape (with their annotations; `build` orders and slices), `rows`
+    the converted rows of a `values_list` shape (not `flat`).
     """
 
     def __init__(self, build: Callable[..., QuerySet[M, Any]], **kinds: _ParamKind) -> None:
@@ -102,33 +132,21 @@ class Precompiled(Generic[M]):
         assert alias is not None
         return alias, compiled
 
-    def first(self, **arguments: Any) -> M | None:
-        alias, compiled = self._compiled()
-        if not compiled.complete:
-            return self.build(**arguments).first()
-        model = self._local.model
-        rows = model._default_manager.using(alias).raw(
-            compiled.sql, compiled.bind(alias, arguments)
-        )
-        return next(iter(rows), None)
-
     def all(self, **arguments: Any) -> list[M]:
-        """Every model instance of a model shape, in its order."""
+        """Every model instance the shape selects, in its order."""
         alias, compiled = self._compiled()
         if not compiled.complete:
             return list(self.build(**arguments))
-        model = self._local.model
-        return list(
-            model._default_manager.using(alias).raw(compiled.sql, compiled.bind(alias, arguments))
-        )
+        return compiled.instances(self._local.model, alias, compiled.fetch(alias, arguments))
+
+    def first(self, **arguments: Any) -> M | None:
+        """The first model instance the shape selects, or None."""
+        objects = self.all(**arguments)
+        return objects[0] if objects else None
 
     def rows(self, **arguments: Any) -> list[tuple[Any, ...]]:
+        """The rows of a `values_list` shape, converted as the ORM converts them."""
         alias, compiled = self._compiled()
         if not compiled.complete:
             return [tuple(row) for row in self.build(**arguments)]
-        with connections[alias].cursor() as cursor:
-            cursor.execute(compiled.sql, compiled.bind(alias, arguments))
-            fetched = cursor.fetchall()
-        if compiled.converters:
-            fetched = compiled.compiler.apply_converters(fetched, compiled.converters)
-        return [tuple(row) for row in fetched]
+        return [tuple(row) for row in compiled.fetch(alias, arguments)]
