@@ -99,6 +99,12 @@ def active_version_of(pipeline: Pipeline) -> PolicyVersion | None:
     )
 
 
+# Read once per pipeline and process (a cold worker reads every reference once).
+_REFERENCE_QUERY = Precompiled(
+    lambda pk: Pipeline.objects.filter(pk=pk).values_list("reference_profile")[:1], pk=int
+)
+
+
 def reference_of(pipeline: Pipeline) -> WindowProfile | None:
     """The pipeline's parsed reference profile, or None when it has none.
 
@@ -112,11 +118,11 @@ def reference_of(pipeline: Pipeline) -> WindowProfile | None:
         with _lock:
             _references.move_to_end(key)
         return cached
-    document = (
-        Pipeline.objects.filter(pk=pipeline.pk).values_list("reference_profile", flat=True).first()
-        if "reference_profile" in pipeline.get_deferred_fields()
-        else pipeline.reference_profile
-    )
+    if "reference_profile" in pipeline.get_deferred_fields():
+        rows = _REFERENCE_QUERY.rows(pk=pipeline.pk)
+        document = rows[0][0] if rows else None
+    else:
+        document = pipeline.reference_profile
     if document is None:
         return None
     reference = WindowProfile.from_dict(document)
