@@ -124,12 +124,27 @@ def _signals(
     return evaluation.signals, details
 
 
+# The reads of a check and its decision, compiled once per process (see dashboard.precompiled).
+_HISTORY_QUERY = Precompiled(
+    lambda pipeline_id, since: Decision.objects.filter(
+        pipeline_id=pipeline_id, created_at__gte=since, execution__isnull=False
+    ).values_list("action", "execution__queued_at", "cost", "state"),
+    pipeline_id=int,
+    since=datetime,
+)
+_PENDING_QUERY = Precompiled(
+    lambda pipeline_id, newest_id: (
+        Decision.objects.filter(pipeline_id=pipeline_id, state=DecisionState.PENDING_APPROVAL)
+        .exclude(pk=newest_id)
+        .values_list("pk")
+    ),
+    pipeline_id=int,
+    newest_id=int,
+)
+
+
 def _history(pipeline: Pipeline, now: datetime) -> list[ActionRecord]:
-    rows = Decision.objects.filter(
-        pipeline=pipeline,
-        created_at__gte=now - timedelta(days=HISTORY_DAYS),
-        execution__isnull=False,
-    ).values_list("action", "execution__queued_at", "cost", "state")
+    rows = _HISTORY_QUERY.rows(pipeline_id=pipeline.pk, since=now - timedelta(days=HISTORY_DAYS))
     return [
         ActionRecord(
             action=action,
@@ -360,9 +375,7 @@ def decision_propose(
         # Skipped when the check's opening query found none pending; a decision a concurrent
         # check of the same pipeline has not committed yet is invisible to this query anyway.
         older_ids = (
-            Decision.objects.filter(pipeline=pipeline, state=DecisionState.PENDING_APPROVAL)
-            .exclude(pk=decision.pk)
-            .values_list("pk", flat=True)
+            [pk for (pk,) in _PENDING_QUERY.rows(pipeline_id=pipeline.pk, newest_id=decision.pk)]
             if getattr(pipeline, "approvals_pending", True)
             else []
         )
