@@ -3,12 +3,12 @@
 Building and compiling a queryset costs the ORM far more CPU than the database needs to answer
 it: a health check's opening query (the pipeline with six annotations) takes ~4.5 ms of Python to
 compile and ~0.1 ms to run. A health check runs the same few query shapes a thousand times a
-minute, so `Precompiled` compiles each shape once per process (and database connection) with
-sentinel parameter values, remembers where those sentinels landed in the SQL's parameter list,
-and afterwards only substitutes the new values and runs the SQL. The ORM still writes every
-query, so it stays portable between SQLite and PostgreSQL; results come back through the same
-converters the ORM would apply (as model instances via `Model.objects.raw`, or as converted
-rows).
+minute, so `Precompiled` compiles each shape once per thread and database alias with sentinel
+parameter values, remembers where those sentinels landed in the SQL's parameter list, and
+afterwards only substitutes the new values and runs the SQL. The ORM still writes every query,
+so it stays portable between SQLite and PostgreSQL; rows come back through the converters the
+ORM would apply, and model instances are built as the ORM builds them (`Model.from_db`, then the
+annotations). Shapes with `select_related` are left to the ORM.
 
 Parameters are ints, strings or aware datetimes. Where the ORM would adapt a value for the
 database (a datetime on SQLite becomes text), the new value is adapted the same way. A shape
