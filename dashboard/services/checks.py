@@ -14,11 +14,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import numpy as np
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from dashboard.models import (
@@ -30,10 +30,12 @@ from dashboard.models import (
     Pipeline,
     TelemetryWindow,
 )
+from dashboard.precompiled import Precompiled
 from dashboard.services.audit import Actor, actor_user, audit_record
 from dashboard.services.engine import (
     PIPELINE_BULK_FIELDS,
-    active_version,
+    active_version_annotations,
+    active_version_of,
     controller_for,
     policy_of,
     reference_of,
@@ -44,6 +46,9 @@ from selfheal.outcome import health_loss
 from selfheal.policy.model import ActionRecord, Policy
 from selfheal.policy.rules import evaluate_rules
 from selfheal.signals.metrics import Window, evaluate_window
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 logger = logging.getLogger(__name__)
 RECENT_CHECKS = 10
@@ -119,12 +124,27 @@ def _signals(
     return evaluation.signals, details
 
 
+# The reads of a check and its decision, compiled once per process (see dashboard.precompiled).
+_HISTORY_QUERY = Precompiled(
+    lambda pipeline_id, since: Decision.objects.filter(
+        pipeline_id=pipeline_id, created_at__gte=since, execution__isnull=False
+    ).values_list("action", "execution__queued_at", "cost", "state"),
+    pipeline_id=int,
+    since=datetime,
+)
+_PENDING_QUERY = Precompiled(
+    lambda pipeline_id, newest_id: (
+        Decision.objects.filter(pipeline_id=pipeline_id, state=DecisionState.PENDING_APPROVAL)
+        .exclude(pk=newest_id)
+        .values_list("pk")
+    ),
+    pipeline_id=int,
+    newest_id=int,
+)
+
+
 def _history(pipeline: Pipeline, now: datetime) -> list[ActionRecord]:
-    rows = Decision.objects.filter(
-        pipeline=pipeline,
-        created_at__gte=now - timedelta(days=HISTORY_DAYS),
-        execution__isnull=False,
-    ).values_list("action", "execution__queued_at", "cost", "state")
+    rows = _HISTORY_QUERY.rows(pipeline_id=pipeline.pk, since=now - timedelta(days=HISTORY_DAYS))
     return [
         ActionRecord(
             action=action,
@@ -183,31 +203,84 @@ def _outcome_due(decision: Decision, policy: Policy, now: datetime) -> bool:
     return now >= finished + timedelta(minutes=wait)
 
 
+def _check_query(pipeline_id: int, slot: datetime, since: datetime) -> QuerySet[Pipeline]:
+    """The active pipeline, without its big columns, annotated in the same round trip with what
+    the check would otherwise ask in queries of its own: whether `slot` ran already, the window
+    of the previous check and the newest window, the active policy version, and whether any
+    decision waits for its outcome, is pending approval, or ran since `since` (the queries for
+    those are skipped when none does)."""
+    checks = HealthCheck.objects.filter(pipeline_id=OuterRef("pk"))
+    decisions = Decision.objects.filter(pipeline_id=OuterRef("pk"))
+    return (
+        Pipeline.objects.filter(pk=pipeline_id, is_active=True)
+        .defer(*PIPELINE_BULK_FIELDS)
+        .annotate(
+            slot_done=Exists(checks.filter(slot=slot)),
+            previous_window_id=Subquery(checks.order_by("-slot").values("window_id")[:1]),
+            newest_window_id=Subquery(
+                TelemetryWindow.objects.filter(pipeline_id=OuterRef("pk"))
+                .order_by("-received_at", "-id")
+                .values("pk")[:1]
+            ),
+            outcomes_waiting=Exists(
+                decisions.filter(
+                    state=DecisionState.EXECUTING, execution__state=ExecutionState.SUCCEEDED
+                )
+            ),
+            approvals_pending=Exists(decisions.filter(state=DecisionState.PENDING_APPROVAL)),
+            recent_actions=Exists(decisions.filter(created_at__gte=since, execution__isnull=False)),
+            **active_version_annotations(),
+        )[:1]
+    )
+
+
+class _CheckAnnotations(TypedDict):
+    slot_done: bool
+    previous_window_id: int | None
+    newest_window_id: int | None
+    outcomes_waiting: bool
+    approvals_pending: bool
+    recent_actions: bool
+    active_version_id: int | None
+    active_version_digest: str | None
+
+
+# Compiled once per process: building this queryset costs more CPU than the rest of the check's
+# reads together.
+_CHECK_QUERY = Precompiled(_check_query, pipeline_id=int, slot=datetime, since=datetime)
+_WINDOW_QUERY = Precompiled(lambda pk: TelemetryWindow.objects.filter(pk=pk)[:1], pk=int)
+_RECENT_QUERY = Precompiled(
+    lambda pipeline_id, slot: (
+        HealthCheck.objects.filter(pipeline_id=pipeline_id, slot__lt=slot)
+        .exclude(status=HealthStatus.NO_DATA)
+        .order_by("-slot")
+        .values_list("signals")[:RECENT_CHECKS]
+    ),
+    pipeline_id=int,
+    slot=datetime,
+)
+
+
 def health_check_run(
     *, pipeline_id: int, slot: datetime, task_id: str = "", requested_by: Actor = None
 ) -> HealthCheck | None:
     """Check `pipeline_id` for `slot` once; returns the check, or None if it already ran."""
     now = timezone.now()
     # The reference is loaded (and parsed) only when this process has not cached it yet.
-    # One round trip: the pipeline, whether this slot ran already, and the newest window unless
-    # the previous check already looked at it.
-    checks = HealthCheck.objects.filter(pipeline_id=OuterRef("pk"))
-    pipeline = (
-        Pipeline.objects.filter(pk=pipeline_id, is_active=True)
-        .defer(*PIPELINE_BULK_FIELDS)
-        .annotate(
-            slot_done=Exists(checks.filter(slot=slot)),
-            previous_window_id=Subquery(checks.order_by("-slot").values("window_id")[:1]),
-        )
-        .first()
+    pipeline = cast(
+        "WithAnnotations[Pipeline, _CheckAnnotations] | None",
+        _CHECK_QUERY.first(
+            pipeline_id=pipeline_id, slot=slot, since=now - timedelta(days=HISTORY_DAYS)
+        ),
     )
     if pipeline is None or pipeline.slot_done:
         return None
-    window = pipeline.windows.order_by("-received_at", "-id").first()
-    if window is not None and pipeline.previous_window_id == window.pk:
-        window = None  # nothing new since the previous check
+    window = None
+    # Nothing new since the previous check when its window is still the newest.
+    if pipeline.newest_window_id not in (None, pipeline.previous_window_id):
+        window = _WINDOW_QUERY.first(pk=pipeline.newest_window_id)
     signals, details = _signals(pipeline, window, now)
-    version = active_version(pipeline)
+    version = active_version_of(pipeline)
     policy = policy_of(version) if version else None
     if not signals:
         status = HealthStatus.NO_DATA
@@ -237,7 +310,8 @@ def health_check_run(
     except IntegrityError:
         return None  # another worker ran this slot first
     if signals:
-        _close_outcomes(pipeline, signals, task_id, now)
+        if pipeline.outcomes_waiting:
+            _close_outcomes(pipeline, signals, task_id, now)
         if version is not None:
             decision_propose(
                 check=check, version=version, requested_by=requested_by, task_id=task_id
@@ -255,17 +329,15 @@ def decision_propose(
     pipeline = check.pipeline
     policy = policy_of(version)
     now = timezone.now()
-    recent = list(
-        HealthCheck.objects.filter(pipeline=pipeline, slot__lt=check.slot)
-        .exclude(status=HealthStatus.NO_DATA)
-        .order_by("-slot")
-        .values_list("signals", flat=True)[:RECENT_CHECKS]
-    )
-    recent.reverse()
+    recent = [
+        signals
+        for (signals,) in reversed(_RECENT_QUERY.rows(pipeline_id=pipeline.pk, slot=check.slot))
+    ]
     engine = controller_for(version).decide(
         check.signals,
         now=now,
-        history=_history(pipeline, now),
+        # The check's opening query said whether any action ran within HISTORY_DAYS.
+        history=_history(pipeline, now) if getattr(pipeline, "recent_actions", True) else [],
         recent_signals=recent,
         autonomy=pipeline.autonomy,
         rng=np.random.default_rng(),
@@ -300,10 +372,12 @@ def decision_propose(
             policy_digest=policy.digest,
             requested_by=actor_user(requested_by),
         )
+        # Skipped when the check's opening query found none pending; a decision a concurrent
+        # check of the same pipeline has not committed yet is invisible to this query anyway.
         older_ids = (
-            Decision.objects.filter(pipeline=pipeline, state=DecisionState.PENDING_APPROVAL)
-            .exclude(pk=decision.pk)
-            .values_list("pk", flat=True)
+            [pk for (pk,) in _PENDING_QUERY.rows(pipeline_id=pipeline.pk, newest_id=decision.pk)]
+            if getattr(pipeline, "approvals_pending", True)
+            else []
         )
         for older_id in older_ids:
             # An operator may have acted on it in the meantime; their verdict stands.
@@ -342,7 +416,7 @@ def decision_propose(
                 updates={"decided_at": now},
                 task_id=task_id,
             )
-            execution_enqueue(decision=decision)
+            execution_enqueue(decision=decision, created=True)
     return decision
 
 

@@ -23,9 +23,10 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from dashboard.models import ExperienceRecord, Pipeline, PolicyVersion
+from dashboard.precompiled import Precompiled
 from selfheal.hybrid import HybridController
 from selfheal.memory import Experience
 from selfheal.policy.loader import load_policy
@@ -72,6 +73,38 @@ def active_version(pipeline: Pipeline) -> PolicyVersion | None:
     )
 
 
+def active_version_annotations() -> dict[str, Subquery]:
+    """Annotations for a `Pipeline` queryset that carry the id and digest of the active version
+    of each pipeline's policy, so that `active_version_of` needs no query of its own."""
+    active = PolicyVersion.objects.filter(name=OuterRef("policy_name"), is_active=True)
+    return {
+        "active_version_id": Subquery(active.values("pk")[:1]),
+        "active_version_digest": Subquery(active.values("digest")[:1]),
+    }
+
+
+def active_version_of(pipeline: Pipeline) -> PolicyVersion | None:
+    """`active_version(pipeline)` for a pipeline read with `active_version_annotations`.
+
+    The version is built from the annotated columns; its other fields are deferred (a version's
+    text never changes, and `policy_of` reads it only for a digest this process has not met).
+    """
+    pk = getattr(pipeline, "active_version_id", None)
+    if pk is None:
+        return None
+    return PolicyVersion.from_db(
+        PolicyVersion.objects.db,
+        ["id", "name", "digest", "is_active"],
+        [pk, pipeline.policy_name, pipeline.active_version_digest, True],  # type: ignore[attr-defined]
+    )
+
+
+# Read once per pipeline and process (a cold worker reads every reference once).
+_REFERENCE_QUERY = Precompiled(
+    lambda pk: Pipeline.objects.filter(pk=pk).values_list("reference_profile")[:1], pk=int
+)
+
+
 def reference_of(pipeline: Pipeline) -> WindowProfile | None:
     """The pipeline's parsed reference profile, or None when it has none.
 
@@ -85,11 +118,11 @@ def reference_of(pipeline: Pipeline) -> WindowProfile | None:
         with _lock:
             _references.move_to_end(key)
         return cached
-    document = (
-        Pipeline.objects.filter(pk=pipeline.pk).values_list("reference_profile", flat=True).first()
-        if "reference_profile" in pipeline.get_deferred_fields()
-        else pipeline.reference_profile
-    )
+    if "reference_profile" in pipeline.get_deferred_fields():
+        rows = _REFERENCE_QUERY.rows(pk=pipeline.pk)
+        document = rows[0][0] if rows else None
+    else:
+        document = pipeline.reference_profile
     if document is None:
         return None
     reference = WindowProfile.from_dict(document)
@@ -132,6 +165,14 @@ def _experiences(policy_name: str) -> QuerySet[ExperienceRecord]:
     return ExperienceRecord.objects.filter(pipeline__policy_name=policy_name)
 
 
+# Run before every decision (and usually empty): compiled once per process.
+_SINCE_QUERY = Precompiled(
+    lambda policy_name, last_id: _experiences(policy_name).filter(id__gt=last_id).order_by("id"),
+    policy_name=str,
+    last_id=int,
+)
+
+
 def controller_for(version: PolicyVersion) -> HybridController:
     """A warm controller for `version`, up to date with every experience recorded so far
     (from all pipelines on the same policy name), within the policy's memory window."""
@@ -146,7 +187,7 @@ def controller_for(version: PolicyVersion) -> HybridController:
             _controllers[version.pk] = warm
             new = recent
         else:
-            new = list(_experiences(version.name).filter(id__gt=warm.last_id).order_by("id"))
+            new = list(_SINCE_QUERY.all(policy_name=version.name, last_id=warm.last_id))
         for row in new:
             if row.action in policy.actions:
                 warm.controller.learn(experience_of(row))

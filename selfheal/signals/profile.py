@@ -87,11 +87,11 @@ class NumericProfile:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, name: str = "?") -> NumericProfile:
         try:
-            levels = tuple(float(v) for v in data["quantile_levels"])
+            levels = tuple(map(float, data["quantile_levels"]))
             if levels != QUANTILE_LEVELS:
                 raise ValueError(f"column {name!r}: unexpected quantile levels {levels}")
-            edges = tuple(float(v) for v in data["bin_edges"])
-            counts = tuple(int(v) for v in data["bin_counts"])
+            edges = tuple(map(float, data["bin_edges"]))
+            counts = tuple(map(int, data["bin_counts"]))
             if len(counts) != len(edges) + 1:
                 raise ValueError(f"column {name!r}: bin_counts must have len(bin_edges) + 1 items")
             sample = np.sort(np.asarray(data["sample"], dtype=np.float64))
@@ -102,7 +102,7 @@ class NumericProfile:
                 std=float(data["std"]),
                 minimum=float(data["min"]),
                 maximum=float(data["max"]),
-                quantiles=tuple(float(v) for v in data["quantiles"]),
+                quantiles=tuple(map(float, data["quantiles"])),
                 bin_edges=edges,
                 bin_counts=counts,
                 sample=sample,

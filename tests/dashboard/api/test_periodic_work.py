@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -14,7 +15,8 @@ from dashboard.models import (
     HealthCheck,
     Pipeline,
 )
-from dashboard.services import checks, expiry, sweeper
+from dashboard.services import checks, expiry, sweeper, telemetry
+from tests.dashboard.api.conftest import window_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +115,22 @@ def test_it_keeps_audit_events_append_only(pending):
         AuditEvent.objects.all().update(verb="x")
     with pytest.raises(AppendOnlyError):
         AuditEvent.objects.all().delete()
+
+
+def test_it_checks_and_decides_in_few_statements(
+    pipeline, users, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    # A pipeline with a new window and no history: the pipeline (with its active policy version),
+    # its window and reference, the policy's text (new to this process), the check, its pipeline
+    # stamp and audit, the recent checks and experiences, the decision, its transition and two
+    # audit events, and a savepoint pair per transaction (tests run inside one). Pending
+    # approvals, outcomes and history are not queried when the first query says there are none.
+    telemetry.telemetry_ingest(
+        pipeline=pipeline,
+        payload=window_payload(np.random.default_rng(2), shift=1.5),
+        actor=users["otto"],
+    )
+    slot = timezone.now().replace(microsecond=0)
+    with django_capture_on_commit_callbacks(execute=False), django_assert_max_num_queries(17):
+        check = checks.health_check_run(pipeline_id=pipeline.pk, slot=slot)
+    assert Decision.objects.filter(health_check=check).count() == 1

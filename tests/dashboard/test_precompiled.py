@@ -1,0 +1,85 @@
+"""Precompiled querysets: the same answers as the ORM, from SQL compiled once."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db.models import Exists, OuterRef
+
+from dashboard.models import HealthCheck, HealthStatus, Pipeline, TelemetryWindow
+from dashboard.precompiled import Precompiled
+from dashboard.services.engine import PIPELINE_BULK_FIELDS
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def _pipeline_shape(pk: int, slot: datetime):  # type: ignore[no-untyped-def]
+    checks = HealthCheck.objects.filter(pipeline_id=OuterRef("pk"))
+    return (
+        Pipeline.objects.filter(pk=pk)
+        .defer(*PIPELINE_BULK_FIELDS)
+        .annotate(slot_done=Exists(checks.filter(slot=slot)))[:1]
+    )
+
+
+PIPELINE = Precompiled(_pipeline_shape, pk=int, slot=datetime)
+SIGNALS = Precompiled(
+    lambda name, since: (
+        HealthCheck.objects.filter(pipeline__name=name, slot__gte=since)
+        .order_by("slot")
+        .values_list("slot", "signals")
+    ),
+    name=str,
+    since=datetime,
+)
+
+
+def _pipeline(name: str) -> Pipeline:
+    return Pipeline.objects.create(name=name, model_trained_at=T0, executor_config={"a": [1]})
+
+
+def test_it_gives_the_model_instance_the_orm_gives_with_its_annotations() -> None:
+    pipeline = _pipeline("p1")
+    HealthCheck.objects.create(pipeline=pipeline, slot=T0, status=HealthStatus.HEALTHY)
+    for slot, done in ((T0, True), (T0 + timedelta(hours=1), False)):
+        got = PIPELINE.first(pk=pipeline.pk, slot=slot)
+        want = _pipeline_shape(pipeline.pk, slot).first()
+        assert got is not None and want is not None
+        assert got.slot_done is done and want.slot_done is done
+        assert got.model_trained_at == want.model_trained_at == T0
+        assert got.executor_config == {"a": [1]}
+        assert got.get_deferred_fields() == want.get_deferred_fields()
+        assert not got._state.adding
+
+
+def test_it_answers_none_when_nothing_matches() -> None:
+    assert PIPELINE.first(pk=10**9, slot=T0) is None
+
+
+def test_it_converts_rows_as_the_orm_does_and_binds_strings_and_instants() -> None:
+    pipeline = _pipeline("p2")
+    for hour in range(3):
+        HealthCheck.objects.create(
+            pipeline=pipeline,
+            slot=T0 + timedelta(hours=hour),
+            status=HealthStatus.HEALTHY,
+            signals={"data_drift": hour / 10},
+        )
+    since = T0 + timedelta(hours=1)
+    rows = SIGNALS.rows(name="p2", since=since)
+    assert rows == [tuple(r) for r in SIGNALS.build(name="p2", since=since)]
+    assert rows == [(since, {"data_drift": 0.1}), (T0 + timedelta(hours=2), {"data_drift": 0.2})]
+    assert SIGNALS.rows(name="other", since=T0) == []
+
+
+def test_it_falls_back_to_the_orm_when_an_argument_is_not_a_parameter() -> None:
+    # A negative `least` (as the sentinel is) never reaches the SQL: the shape is not cached.
+    shape = Precompiled(
+        lambda least: TelemetryWindow.objects.filter(n_rows__gte=max(least, 0)).order_by("id"),
+        least=int,
+    )
+    pipeline = _pipeline("p3")
+    for rows in (1, 2, 3):
+        TelemetryWindow.objects.create(pipeline=pipeline, n_rows=rows, profile={"rows": {}})
+    assert [w.n_rows for w in shape.all(least=2)] == [2, 3]
+    assert [w.n_rows for w in shape.all(least=3)] == [3]
