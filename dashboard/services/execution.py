@@ -31,8 +31,12 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
-def execution_enqueue(*, decision: Decision) -> Execution:
-    """Create the decision's Execution and send the task after the surrounding commit."""
+def execution_enqueue(*, decision: Decision, first: bool = False) -> Execution:
+    """Create the decision's Execution and send the task after the surrounding commit.
+
+    `first`: the caller has just moved the decision, locked, out of a state in which no
+    execution can exist (pending approval), so the lookup that guards a re-send is skipped.
+    """
     from dashboard.tasks import execute_decision
 
     # Callers usually hold the pipeline already (without its big JSON columns); if not, read
@@ -47,9 +51,9 @@ def execution_enqueue(*, decision: Decision) -> Execution:
     # Callers hold the decision (locked, or created in their transaction) and have just moved
     # it to approved, which happens once per decision; the lookup only guards a re-send. No
     # get_or_create: its savepoint costs two more round trips.
-    execution = Execution.objects.filter(decision=decision).first() or Execution.objects.create(
-        decision=decision, action=decision.action, executor=executor
-    )
+    execution = (
+        None if first else Execution.objects.filter(decision=decision).first()
+    ) or Execution.objects.create(decision=decision, action=decision.action, executor=executor)
     decision.execution = execution  # the caller's answer shows it without another query
     decision_id = decision.pk
     # robust: a broker that is down must not turn a committed approval into an error page;
