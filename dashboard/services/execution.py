@@ -62,15 +62,25 @@ def execution_enqueue(*, decision: Decision, first: bool = False) -> Execution:
     return execution
 
 
-def _claim(decision_id: int, task_id: str) -> Execution | None:
-    """Move approved -> executing and count an attempt; None when there is nothing to run.
+def _claim(decision_id: int, task_id: str) -> tuple[Execution, Decision] | None:
+    """Move approved -> executing and count an attempt; returns the execution and its decision
+    (with its pipeline, for the executor's request), or None when there is nothing to run.
 
     An execution that has used all its attempts is failed here instead of run again: a payload
     that crashes the task, or kills its worker, leaves the execution running, and without this
     bound the sweeper would re-send it forever.
     """
     with transaction.atomic():
-        decision = Decision.objects.select_for_update(of=("self",)).filter(pk=decision_id).first()
+        # The pipeline (without its big columns) comes along for the executor's request: its
+        # name and configuration are not part of the claim, and one read fewer is one query
+        # fewer per execution.
+        decision = (
+            Decision.objects.select_for_update(of=("self",))
+            .select_related("pipeline")
+            .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS))
+            .filter(pk=decision_id)
+            .first()
+        )
         if decision is None:
             return None
         if decision.state == DecisionState.APPROVED:
@@ -106,7 +116,7 @@ def _claim(decision_id: int, task_id: str) -> Execution | None:
         Execution.objects.filter(pk=execution.pk).update(**running)
         for name, value in running.items():
             setattr(execution, name, value)
-        return execution
+        return execution, decision
 
 
 def execution_run(*, decision_id: int, task_id: str = "") -> str:
@@ -114,14 +124,10 @@ def execution_run(*, decision_id: int, task_id: str = "") -> str:
 
     Raises TransientExecutorError (for the task to retry) while attempts remain.
     """
-    execution = _claim(decision_id, task_id)
-    if execution is None:
+    claimed = _claim(decision_id, task_id)
+    if claimed is None:
         return "nothing to run"
-    decision = (
-        Decision.objects.select_related("pipeline")
-        .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS))
-        .get(pk=decision_id)
-    )
+    execution, decision = claimed
     request = ExecutionRequest(
         idempotency_key=str(execution.id),
         decision_id=decision_id,
