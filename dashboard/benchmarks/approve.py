@@ -14,6 +14,13 @@ commit) and reports
 - optionally a cProfile of the timed pass.
 
 The Celery messages go to a queue of their own, deleted afterwards (nothing consumes them).
+
+`run_approve_http` is the same approval over real HTTP, as the fleet benchmark's approve phase
+runs it (gunicorn with the benchmark's flags, two Celery workers executing the approved
+decisions meanwhile, closed-loop clients), but on seeded decisions: no check cycle first, so it
+takes seconds and can approve as many decisions as asked. It reports the latencies and the CPU
+per approval of gunicorn and of the workers separately (the workers' until every approved
+decision has been picked up).
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dashboard.benchmarks.fleet import approve_load, percentile, wait_for_workers
+from dashboard.benchmarks.http_client import post_closed_loop
+from dashboard.benchmarks.processes import bench_run
 from dashboard.celery import app
 from dashboard.models import (
     Decision,
@@ -281,3 +291,102 @@ def result_text(result: ApproveCost) -> str:
 def result_json(result: ApproveCost) -> str:
     data = {k: v for k, v in result.__dict__.items() if k != "profile"}
     return json.dumps(data, indent=2) + "\n"
+
+
+@dataclass
+class ApproveHttp:
+    approvals: int
+    clients: int
+    workers: int
+    web_workers: str
+    web_threads: str
+    errors: int
+    approvals_per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    web_cpu_ms_per_approve: float
+    worker_cpu_ms_per_approve: float
+    client_cpu_ms_per_approve: float
+    cpu_busy_pct: float
+    error_samples: list[str]
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def run_approve_http(
+    *, decisions: int, clients: int = 20, workers: int = 2, drain_seconds: float = 120
+) -> ApproveHttp:
+    """Seed `decisions` pending decisions, then approve them over HTTP with `clients`
+    closed-loop clients (the first `clients` untimed, to warm the server up) while `workers`
+    Celery workers execute them."""
+    ids = seed_pending(decisions)
+    operator, _ = user_create_with_role(username="bench-operator", role="operator")
+    token = token_mint(username=operator.username)
+    with bench_run("approve") as (_run, procs):
+        procs.workers(workers)
+        wait_for_workers([f"bench{i}@" for i in range(workers)])
+        base = procs.web()
+        post_closed_loop(
+            base,
+            token,
+            [f"/api/v1/decisions/{pk}/approve/" for pk in ids[:clients]],
+            clients=clients,
+        )
+        rest = ids[clients:]
+        worker_names = [f"worker{i}" for i in range(workers)]
+        busy = _cpu_ticks()
+        web_cpu, worker_cpu = procs.cpu_seconds("web"), procs.cpu_seconds(*worker_names)
+        client_cpu = time.process_time()
+        started = time.perf_counter()
+        result = approve_load(base, token, rest, clients)
+        seconds = time.perf_counter() - started
+        client_cpu = time.process_time() - client_cpu
+        web_cpu = procs.cpu_seconds("web") - web_cpu
+        busy_pct = _cpu_ticks()
+        deadline = time.monotonic() + drain_seconds
+        while (
+            time.monotonic() < deadline
+            and Decision.objects.filter(pk__in=rest, state=DecisionState.APPROVED).exists()
+        ):
+            time.sleep(0.2)
+        worker_cpu = procs.cpu_seconds(*worker_names) - worker_cpu
+    n = max(len(rest), 1)
+    total = busy_pct[1] - busy[1]
+    return ApproveHttp(
+        approvals=len(rest),
+        clients=clients,
+        workers=workers,
+        web_workers=os.environ.get("BENCH_WEB_WORKERS", "2"),
+        web_threads=os.environ.get("BENCH_WEB_THREADS", "4"),
+        errors=result.errors,
+        approvals_per_second=round(len(rest) / seconds, 1),
+        p50_ms=round(percentile(result.latencies_ms, 50), 1),
+        p95_ms=round(percentile(result.latencies_ms, 95), 1),
+        p99_ms=round(percentile(result.latencies_ms, 99), 1),
+        web_cpu_ms_per_approve=round(1000 * web_cpu / n, 2),
+        worker_cpu_ms_per_approve=round(1000 * worker_cpu / n, 2),
+        client_cpu_ms_per_approve=round(1000 * client_cpu / n, 2),
+        cpu_busy_pct=round(100 * (busy_pct[0] - busy[0]) / total, 1) if total else float("nan"),
+        error_samples=result.error_samples,
+    )
+
+
+def http_text(r: ApproveHttp) -> str:
+    return (
+        f"approve over HTTP, {r.approvals} approvals, {r.clients} clients, gunicorn "
+        f"{r.web_workers} x {r.web_threads} threads, {r.workers} Celery workers: "
+        f"p50 {r.p50_ms} ms, p95 {r.p95_ms} ms, p99 {r.p99_ms} ms, {r.approvals_per_second}/s, "
+        f"{r.errors} errors; CPU per approve: gunicorn {r.web_cpu_ms_per_approve} ms, workers "
+        f"{r.worker_cpu_ms_per_approve} ms, client {r.client_cpu_ms_per_approve} ms; machine "
+        f"CPU busy {r.cpu_busy_pct}%"
+        + (f"; e.g. {r.error_samples[0][:160]}" if r.error_samples else "")
+    )
