@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -60,6 +61,7 @@ from dashboard.models import (
 from dashboard.services.engine import policy_of
 from dashboard.services.policies import policies_load_shipped
 from dashboard.services.users import token_mint, user_create_with_role
+from dashboard.throttling import ReviewThrottle
 from selfheal.hybrid import HybridController
 from selfheal.signals.names import SIGNAL_NAMES
 
@@ -76,6 +78,15 @@ class ApproveCost:
     queries_per_approve: float
     response_bytes: int
     profile: str
+
+
+def bench_operator() -> str:
+    """An operator for the benchmark and its API token. Its review rate starts from zero: the
+    counts live in the shared cache and outlive the throwaway database whose user ids repeat."""
+    operator, _ = user_create_with_role(username="bench-operator", role="operator")
+    key = ReviewThrottle.cache_format % {"scope": ReviewThrottle.scope, "ident": operator.pk}
+    cache.delete(key)
+    return token_mint(username=operator.username)
 
 
 def seed_pending(n: int, *, pipelines: int = 50) -> list[int]:
@@ -260,8 +271,7 @@ def run_approve_benchmark(*, decisions: int, profile: bool = False) -> ApproveCo
     """Seed `decisions` pending decisions and an operator with a token in the current
     (scratch) database, then measure their approvals on a Celery queue of their own."""
     ids = seed_pending(decisions)
-    operator, _ = user_create_with_role(username="bench-operator", role="operator")
-    token = token_mint(username=operator.username)
+    token = bench_operator()
     queue = f"bench-approve-{uuid.uuid4().hex[:6]}"
     saved = app.conf.task_default_queue
     app.conf.task_default_queue = queue
@@ -329,8 +339,7 @@ def run_approve_http(
     closed-loop clients (the first `clients` untimed, to warm the server up) while `workers`
     Celery workers execute them."""
     ids = seed_pending(decisions)
-    operator, _ = user_create_with_role(username="bench-operator", role="operator")
-    token = token_mint(username=operator.username)
+    token = bench_operator()
     with bench_run("approve") as (_run, procs):
         procs.workers(workers)
         wait_for_workers([f"bench{i}@" for i in range(workers)])
