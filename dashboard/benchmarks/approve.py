@@ -280,7 +280,9 @@ def run_approve_benchmark(*, decisions: int, profile: bool = False) -> ApproveCo
     finally:
         app.conf.task_default_queue = saved
         # Nothing consumes the queue: drop what was sent (a filesystem broker keeps files).
+        # (kombu's Redis channel deletes only queues it declared itself: purge, then delete.)
         with app.connection_for_write() as conn, contextlib.suppress(Exception):
+            conn.default_channel.queue_purge(queue)  # type: ignore[attr-defined]
             conn.default_channel.queue_delete(queue)  # type: ignore[attr-defined]
 
 
