@@ -25,10 +25,15 @@ IMPLIED: Final = {
 }
 
 
+# Where `roles_read_for_request` keeps the roles it read, on the request's own user object.
+_HELD: Final = "_selfheal_roles_of_request"
+
+
 def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
     """True when `user` is active and belongs to `role` or a role that includes it.
 
-    Reads the groups from the database each time, so a role revoked a second ago counts.
+    Reads the groups from the database each time, so a role revoked a second ago counts —
+    except within one request, where `roles_read_for_request` has read them once already.
     """
     if not user.is_authenticated or not user.is_active:
         return False
@@ -36,4 +41,23 @@ def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
         return False
     if user.is_superuser:
         return True
+    held: frozenset[str] | None = user.__dict__.get(_HELD)
+    if held is not None:
+        return not held.isdisjoint(IMPLIED[role])
     return user.groups.filter(name__in=IMPLIED[role]).exists()
+
+
+def roles_read_for_request(user: AbstractBaseUser | AnonymousUser) -> None:
+    """Read `user`'s roles from the database once, for the request being handled.
+
+    A verdict checks the role twice — the view's permission, then the service inside its
+    transaction — and each check was a query of its own. `user` must be the request's own
+    object (authentication loads it afresh for every request, token or session), so what is
+    read here is as fresh as the request: a role revoked before the request is handled still
+    refuses it, and one revoked while it runs is no different from one revoked just after the
+    service's check. Callers that are not requests (tasks, the shell) never call this, and
+    every `has_role` of theirs reads the database.
+    """
+    if isinstance(user, User) and user.is_authenticated and not user.is_superuser:
+        # All of the user's groups, unfiltered (the cheapest query): only role names are looked up.
+        user.__dict__[_HELD] = frozenset(user.groups.values_list("name", flat=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -54,11 +54,9 @@ class DecisionViewSet(viewsets.ReadOnlyModelViewSet[Decision]):
     @staticmethod
     def _answer_reviewed(decision: Decision) -> Response:
         """The decision a verdict service returns, as the detail endpoint shows it: the service
-        read it under lock with its pipeline, requester and policy version, and updated it in
-        place, so only its reviews (and, without an execution, that absence) are read again."""
-        prefetch_related_objects(
-            [decision], Prefetch("reviews", queryset=Review.objects.select_related("reviewer"))
-        )
+        read it under lock with its pipeline, requester, policy version and reviews, and
+        updated it in place, so nothing is read again (but, without an execution, that
+        absence)."""
         return Response(s.DecisionSerializer(decision).data)
 
     @extend_schema(request=s.ApproveSerializer, responses=s.DecisionSerializer)

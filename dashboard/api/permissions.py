@@ -1,4 +1,5 @@
-"""Role checks for the API, evaluated on every request against the database."""
+"""Role checks for the API, evaluated on every request against the database (once per request:
+the services' own checks in the same request reuse what was read)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from dashboard.roles import OPERATOR, POLICY_ADMIN, VIEWER, has_role
+from dashboard.roles import OPERATOR, POLICY_ADMIN, VIEWER, has_role, roles_read_for_request
 
 
 class RolePermission(BasePermission):
@@ -24,6 +25,7 @@ class RolePermission(BasePermission):
             role = getattr(view, "action_roles", {}).get(action) or getattr(
                 view, "write_role", POLICY_ADMIN
             )
+        roles_read_for_request(request.user)
         return has_role(request.user, role)
 
 

@@ -138,12 +138,13 @@ class Processes:
                 time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not start; see {self.folder}/web.log")
 
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) used so far by the live children and their own children
-        (gunicorn's workers); 0 where /proc does not exist. Unlike wall time, this does not
-        grow when other programs share the machine."""
+    def cpu_seconds(self, *names: str) -> float:
+        """CPU time (user + system) used so far by the live children (those called `names`,
+        or all) and their own children (gunicorn's workers); 0 where /proc does not exist.
+        Unlike wall time, this does not grow when other programs share the machine."""
         ticks = 0
-        pending = [proc.pid for proc in self.procs if proc.poll() is None]
+        chosen = [self.named[name] for name in names if name in self.named] if names else self.procs
+        pending = [proc.pid for proc in chosen if proc.poll() is None]
         while pending:
             pid = pending.pop()
             try:

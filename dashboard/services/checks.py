@@ -416,7 +416,7 @@ def decision_propose(
                 updates={"decided_at": now},
                 task_id=task_id,
             )
-            execution_enqueue(decision=decision, created=True)
+            execution_enqueue(decision=decision, first=True)
     return decision
 
 

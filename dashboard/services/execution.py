@@ -31,11 +31,12 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
-def execution_enqueue(*, decision: Decision, created: bool = False) -> Execution:
+def execution_enqueue(*, decision: Decision, first: bool = False) -> Execution:
     """Create the decision's Execution and send the task after the surrounding commit.
 
-    `created`: the decision was created in the caller's transaction, so it has no execution
-    yet and the lookup that guards a re-send is skipped.
+    `first`: the decision cannot have an execution yet — the caller created it in this
+    transaction, or has just moved it, locked, out of pending approval — so the lookup that
+    guards a re-send is skipped.
     """
     from dashboard.tasks import execute_decision
 
@@ -52,7 +53,7 @@ def execution_enqueue(*, decision: Decision, created: bool = False) -> Execution
     # it to approved, which happens once per decision; the lookup only guards a re-send. No
     # get_or_create: its savepoint costs two more round trips.
     execution = (
-        None if created else Execution.objects.filter(decision=decision).first()
+        None if first else Execution.objects.filter(decision=decision).first()
     ) or Execution.objects.create(decision=decision, action=decision.action, executor=executor)
     decision.execution = execution  # the caller's answer shows it without another query
     decision_id = decision.pk
@@ -62,15 +63,25 @@ def execution_enqueue(*, decision: Decision, created: bool = False) -> Execution
     return execution
 
 
-def _claim(decision_id: int, task_id: str) -> Execution | None:
-    """Move approved -> executing and count an attempt; None when there is nothing to run.
+def _claim(decision_id: int, task_id: str) -> tuple[Execution, Decision] | None:
+    """Move approved -> executing and count an attempt; returns the execution and its decision
+    (with its pipeline, for the executor's request), or None when there is nothing to run.
 
     An execution that has used all its attempts is failed here instead of run again: a payload
     that crashes the task, or kills its worker, leaves the execution running, and without this
     bound the sweeper would re-send it forever.
     """
     with transaction.atomic():
-        decision = Decision.objects.select_for_update(of=("self",)).filter(pk=decision_id).first()
+        # The pipeline (without its big columns) comes along for the executor's request: its
+        # name and configuration are not part of the claim, and one read fewer is one query
+        # fewer per execution.
+        decision = (
+            Decision.objects.select_for_update(of=("self",))
+            .select_related("pipeline")
+            .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS))
+            .filter(pk=decision_id)
+            .first()
+        )
         if decision is None:
             return None
         if decision.state == DecisionState.APPROVED:
@@ -106,7 +117,7 @@ def _claim(decision_id: int, task_id: str) -> Execution | None:
         Execution.objects.filter(pk=execution.pk).update(**running)
         for name, value in running.items():
             setattr(execution, name, value)
-        return execution
+        return execution, decision
 
 
 def execution_run(*, decision_id: int, task_id: str = "") -> str:
@@ -114,14 +125,10 @@ def execution_run(*, decision_id: int, task_id: str = "") -> str:
 
     Raises TransientExecutorError (for the task to retry) while attempts remain.
     """
-    execution = _claim(decision_id, task_id)
-    if execution is None:
+    claimed = _claim(decision_id, task_id)
+    if claimed is None:
         return "nothing to run"
-    decision = (
-        Decision.objects.select_related("pipeline")
-        .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS))
-        .get(pk=decision_id)
-    )
+    execution, decision = claimed
     request = ExecutionRequest(
         idempotency_key=str(execution.id),
         decision_id=decision_id,

@@ -1,13 +1,16 @@
 """Operator verdicts on pending decisions: approve, reject (comment required), override.
 
-Roles are checked here, on the server, against the database at the moment of the verdict, so a
-role revoked after the request was queued no longer lets that person act. Four-eyes: nobody
+Roles are checked here, on the server, against the database as the verdict's request is handled
+(the request's permission check and this one share one read), so a role revoked after the request
+was queued no longer lets that person act. Four-eyes: nobody
 approves a decision they requested, and decisions above the policy's four-eyes cost need two
 different approvers. A rejection becomes an acceptability label (never a reward); an override
 records which action the operator chose instead and marks the row as not off-policy evaluable.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -30,16 +33,31 @@ from dashboard.services.lifecycle import decision_transition
 MAX_COMMENT = 2000
 
 
-def _check_reviewer(decision: Decision, user: User) -> int:
-    """Refuse `user` as a reviewer of `decision`; returns how many approvals it already has."""
+def _check_reviewer(decision: Decision, user: User) -> list[Review]:
+    """Refuse `user` as a reviewer of `decision`; returns its earlier reviews (approvals of a
+    four-eyes decision), with their reviewers, oldest first."""
     if not has_role(user, OPERATOR):
         raise NotAllowed("only operators can review decisions")
     if decision.requested_by_id is not None and decision.requested_by_id == user.pk:
         raise NotAllowed("four-eyes: you requested this decision, so someone else must review it")
-    earlier = list(decision.reviews.values_list("reviewer_id", "verdict"))
-    if any(reviewer_id == user.pk for reviewer_id, _ in earlier):
+    # Most decisions have no review yet: a cheap query says so; only a decision that has some
+    # (the second approval of a four-eyes decision) reads them whole, for the answer.
+    earlier_reviewers = list(decision.reviews.values_list("reviewer_id", flat=True))
+    if user.pk in earlier_reviewers:
         raise NotAllowed("four-eyes: you already approved this decision; a second operator must")
-    return sum(1 for _, verdict in earlier if verdict == Verdict.APPROVE)
+    return list(decision.reviews.select_related("reviewer")) if earlier_reviewers else []
+
+
+def _review(decision: Decision, earlier: list[Review], **fields: Any) -> Review:
+    """Store the verdict's review. The decision's reviews (the earlier ones, read under its
+    lock, and this one) are handed to it as a prefetch would, so that the answer shows them
+    without reading them again."""
+    review = Review.objects.create(decision=decision, **fields)
+    reviews = decision.reviews.all()  # an unevaluated query: no round trip
+    reviews._result_cache = [*earlier, review]
+    reviews._prefetch_done = True  # type: ignore[attr-defined]
+    decision._prefetched_objects_cache = {"reviews": reviews}  # type: ignore[attr-defined]
+    return review
 
 
 def _pending(decision_id: int) -> Decision:
@@ -82,9 +100,11 @@ def decision_approve(
     comment = _clean_comment(comment, required=False)
     with transaction.atomic():
         decision = _pending(decision_id)
-        approvals = _check_reviewer(decision, user) + 1
-        Review.objects.create(
-            decision=decision,
+        earlier = _check_reviewer(decision, user)
+        approvals = sum(1 for review in earlier if review.verdict == Verdict.APPROVE) + 1
+        _review(
+            decision,
+            earlier,
             reviewer=user,
             verdict=Verdict.APPROVE,
             comment=comment,
@@ -110,7 +130,7 @@ def decision_approve(
             from_states=frozenset({DecisionState.PENDING_APPROVAL}),
             locked=decision,
         )
-        execution_enqueue(decision=decision)
+        execution_enqueue(decision=decision, first=True)
     return decision
 
 
@@ -121,9 +141,10 @@ def decision_reject(
     comment = _clean_comment(comment, required=True)
     with transaction.atomic():
         decision = _pending(decision_id)
-        _check_reviewer(decision, user)
-        Review.objects.create(
-            decision=decision,
+        earlier = _check_reviewer(decision, user)
+        _review(
+            decision,
+            earlier,
             reviewer=user,
             verdict=Verdict.REJECT,
             comment=comment,
@@ -164,7 +185,7 @@ def decision_override(
     comment = _clean_comment(comment, required=False)
     with transaction.atomic():
         decision = _pending(decision_id)
-        _check_reviewer(decision, user)
+        earlier = _check_reviewer(decision, user)
         catalogue = decision.engine.get("catalogue") or list(decision.engine.get("estimates", {}))
         if action not in catalogue:
             raise InvalidInput(
@@ -177,8 +198,9 @@ def decision_override(
             raise InvalidInput(
                 {"action": f"{action} is what the engine proposed; approve it instead"}
             )
-        Review.objects.create(
-            decision=decision,
+        _review(
+            decision,
+            earlier,
             reviewer=user,
             verdict=Verdict.OVERRIDE,
             comment=comment,
@@ -195,5 +217,5 @@ def decision_override(
             from_states=frozenset({DecisionState.PENDING_APPROVAL}),
             locked=decision,
         )
-        execution_enqueue(decision=decision)
+        execution_enqueue(decision=decision, first=True)
     return decision

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
-from dashboard.roles import has_role
+from dashboard.roles import has_role, roles_read_for_request
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
@@ -54,6 +54,7 @@ def role_required(role: str) -> Callable[[View], View]:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
+            roles_read_for_request(request.user)  # one query for every role check of the page
             if not has_role(request.user, role):
                 return refuse(
                     request,

@@ -200,3 +200,15 @@ def test_a_verdict_answers_with_the_decision_as_the_detail_shows_it(api, pending
     assert response.status_code == 200, response.content
     assert response.json() == api["vera"].get(url(pending)).json()
     assert response.json()["reviews"][0]["reviewer"] == "otto"
+
+
+def test_it_approves_reading_each_row_once(api, pending, django_assert_num_queries):
+    # Four reads: the token, the user's roles (once, for the permission and the service's own
+    # check), the locked decision with its related rows, its reviews; four writes: review,
+    # transition, audit event, execution; and the transaction's begin and end. Nothing is read
+    # again for the answer.
+    with django_assert_num_queries(10) as captured:
+        response = api["otto"].post(url(pending, "approve"), {}, format="json")
+    assert response.status_code == 200
+    selects = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert len(selects) == 4, selects

@@ -1,0 +1,75 @@
+"""Benchmark: CPU time and queries of one approval, in-process, on a throwaway database.
+
+Creates a scratch database next to the configured one (never touches the configured one),
+seeds N pending decisions with payloads from the real engine, approves them through Django's
+WSGI handler as gunicorn would, and prints CPU ms and queries per approval (see
+`dashboard.benchmarks.approve`). Not a test: the number that tells whether the approve endpoint
+fits the latency target's CPU budget (about 8-10 ms per approval on 2 cores at 20 clients).
+
+    python manage.py bench_approve [--decisions 300] [--profile] [--json PATH]
+    python manage.py bench_approve --http [--decisions 1000] [--clients 20]
+
+`--http` approves them over real HTTP instead: gunicorn (BENCH_WEB_WORKERS x BENCH_WEB_THREADS,
+as in the fleet benchmark) and two Celery workers executing the approvals meanwhile, on the same
+cores; it prints p50/p95/p99 and CPU per approval of each process group.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
+
+from dashboard.benchmarks.approve import (
+    http_text,
+    result_json,
+    result_text,
+    run_approve_benchmark,
+    run_approve_http,
+)
+
+
+class Command(BaseCommand):
+    help = "Measure CPU time and queries per approval in-process (throwaway database)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--decisions", type=int, default=300)
+        parser.add_argument("--profile", action="store_true", help="Print a cProfile.")
+        parser.add_argument("--json", type=Path, default=None)
+        parser.add_argument("--http", action="store_true", help="Approve over real HTTP.")
+        parser.add_argument("--clients", type=int, default=20)
+        parser.add_argument("--workers", type=int, default=2)
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        test = connection.settings_dict.setdefault("TEST", {})
+        if connection.vendor == "sqlite":
+            test["NAME"] = str(Path(settings.VAR_DIR) / "bench-approve.sqlite3")
+        else:
+            test["NAME"] = f"{connection.settings_dict['NAME']}_approve"
+        old_name = connection.creation.create_test_db(
+            verbosity=0, autoclobber=True, serialize=False
+        )
+        try:
+            if opts["http"]:
+                http = run_approve_http(
+                    decisions=opts["decisions"], clients=opts["clients"], workers=opts["workers"]
+                )
+            else:
+                result = run_approve_benchmark(decisions=opts["decisions"], profile=opts["profile"])
+        finally:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+        if opts["http"]:
+            self.stdout.write(http_text(http))
+            if opts["json"]:
+                opts["json"].write_text(json.dumps(asdict(http), indent=2) + "\n")
+            return
+        if result.profile:
+            self.stdout.write(result.profile)
+        self.stdout.write(result_text(result))
+        if opts["json"]:
+            opts["json"].write_text(result_json(result))
