@@ -71,6 +71,7 @@ from selfheal.policy.model import (
 )
 from selfheal.policy.rules import evaluate_rules
 from selfheal.signals.names import SIGNAL_NAMES
+from selfheal.support import RegimeSupport
 
 Layer = Literal["rules", "adaptive", "guard", "default"]
 LAYERS: tuple[Layer, ...] = ("rules", "adaptive", "guard", "default")
@@ -286,6 +287,8 @@ class HybridController:
         self._reversible = np.array([policy.actions[a].reversible for a in self.actions])
         self._reversible_list: list[bool] = self._reversible.tolist()
         self._labels_version = -1
+        self.support = RegimeSupport(policy, self.actions)
+        """Outcomes per action in each rule regime: the overlap a comparison needs."""
         self._rebuild()
 
     # -- learning -----------------------------------------------------------------------------
@@ -309,6 +312,7 @@ class HybridController:
         )
         self.bandit.rebuild(view.contexts[known], view.actions[known], targets)
         self.costs.rebuild(view.actions, view.costs)
+        self.support.rebuild((e.signals, e.action) for e in self.memory.experiences if e.evaluable)
         self._labels_version = -1
 
     def learn(self, experience: Experience) -> None:
@@ -335,6 +339,8 @@ class HybridController:
         )
         if experience.cost is not None:
             self.costs.observe(experience.action, experience.cost, weight=weight)
+        if experience.evaluable:  # an override was not chosen by the engine (module docstring)
+            self.support.add(experience.signals, experience.action, weight)
 
     def _refresh_acceptability(self) -> None:
         if self._labels_version != self.memory.label_version:
@@ -423,7 +429,8 @@ class HybridController:
             recent_signals=recent_signals,
         )
         if _FORCE_VECTOR_GATE:
-            core = self._core(x[None, :], [row], autonomy, generator)
+            here = self.support.supported(sig, self.policy.hybrid.min_samples_per_action)
+            core = self._core(x[None, :], [row], autonomy, generator, np.array([here]))
             return self._compose(core, 0, row, sig, autonomy)
         return self._decide_one(x, row, sig, autonomy, generator)
 
@@ -457,7 +464,8 @@ class HybridController:
         rows = self._batch_rules(
             raw, acc_mask, now=now, history=history, recent_signals=recent_signals
         )
-        core = self._core(x, rows, autonomy, generator)
+        supported = self.support.supported_matrix(raw, self.policy.hybrid.min_samples_per_action)
+        core = self._core(x, rows, autonomy, generator, supported)
         return DecisionBatch(self, core, raw, acc_mask, autonomy, now, history, recent_signals)
 
     def _batch_rules(
@@ -508,8 +516,10 @@ class HybridController:
         rows: Sequence[_RowRules],
         autonomy: AutonomyLevel,
         rng: np.random.Generator,
+        supported: BoolArray,
     ) -> _Core:
-        """The switch and the approval gate, vectorised over contexts."""
+        """The switch and the approval gate, vectorised over contexts. `supported` (n, K):
+        each action has enough outcomes in the row's rule regime (`selfheal.support`)."""
         policy, k, n = self.policy, len(self.actions), x.shape[0]
         index = self.index
         guard_masked = np.zeros((n, k), dtype=bool)
@@ -554,7 +564,12 @@ class HybridController:
         enough = assessment.enough
         chosen = assessment.chosen
         safe_chosen = np.maximum(chosen, 0)
-        conf_all = assessment.confidence_vs_reference
+        # No overlap, no confidence: both compared actions need outcomes in this regime.
+        conf_all = np.where(
+            supported & supported[rows_idx, rule_action][:, None],
+            assessment.confidence_vs_reference,
+            0.0,
+        )
         threshold = settings.confidence_threshold
         others = np.arange(k)[None, :] != rule_action[:, None]
         wins_all = (conf_all >= threshold) & enough[None, :] & enough[rule_action][:, None] & others
@@ -684,6 +699,12 @@ class HybridController:
             self.level,
         )
         enough, share, conf_all, chosen = view.enough, view.share, view.confidence, view.chosen
+        # No overlap, no confidence: both compared actions need outcomes in this rule regime.
+        here = self.support.supported(signals, settings.min_samples_per_action)
+        if here[rule_action]:
+            conf_all = [c if ok else 0.0 for c, ok in zip(conf_all, here, strict=True)]
+        else:
+            conf_all = [0.0] * k
         threshold = settings.confidence_threshold
         rule_enough = enough[rule_action]
         any_allowed = chosen >= 0  # the Thompson choice exists iff an action is allowed
