@@ -10,7 +10,9 @@ From a window's signals, the pipeline's action history and the time (both passed
    unmasked actions (or the policy's default action when no rule fires).
 3. The **adaptive layer** (`selfheal.bandit`) draws a Thompson sample among the unmasked actions
    and states its confidence: the posterior probability that its net value is at least that of
-   the rule's action, 0 until both have `min_samples_per_action` experiences. It decides only when
+   the rule's action, 0 until both have `min_samples_per_action` experiences, and 0 unless both
+   have that many engine-chosen outcomes in the current rule regime (alarm or quiet: overlap,
+   `selfheal.support`; without it the comparison is an extrapolation). It decides only when
    it proposes another action with confidence >= `hybrid.confidence_threshold`; otherwise the
    rule's action stands. With `hybrid.exploration` = e > 0, on a share e of decisions the
    Thompson choice is used regardless (flagged `explored`, and it needs approval unless the
@@ -970,6 +972,11 @@ def explain(decision: Decision, *, threshold: float, level: float = 0.9) -> str:
             )
             if min(est.n, rule_est.n) < d.min_samples:
                 text += f"too few experiences to compare (needs {d.min_samples} of each)"
+            elif d.adaptive_confidence == 0.0:
+                text += (
+                    f"too few outcomes of the engine's own choices of both in windows like "
+                    f"this one (needs {d.min_samples} of each) to compare"
+                )
             else:
                 text += (
                     f"P(at least as good) = {d.adaptive_confidence:.2f} vs threshold "

@@ -38,12 +38,19 @@ from selfheal.policy.model import Policy
 from selfheal.signals.names import SIGNAL_NAMES
 
 QUIET, ALARM = 0, 1
+_COLUMN = {name: j for j, name in enumerate(SIGNAL_NAMES)}
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     ">": operator.gt,
     "<=": operator.le,
     "<": operator.lt,
+}
+_COMPARE_ARRAY: dict[str, np.ufunc] = {
+    ">=": np.greater_equal,
+    ">": np.greater,
+    "<=": np.less_equal,
+    "<": np.less,
 }
 
 
@@ -54,6 +61,9 @@ class RegimeSupport:
         self.actions = tuple(actions)
         self.index = {name: i for i, name in enumerate(self.actions)}
         self._tests = [(r.signal, _COMPARE[r.op], float(r.threshold)) for r in policy.rules]
+        self._array_tests = [
+            (r.signal, _COMPARE_ARRAY[r.op], float(r.threshold)) for r in policy.rules
+        ]
         self.counts: npt.NDArray[np.float64] = np.zeros((2, len(self.actions)))
         """counts[regime, action]: outcomes of `action` in that regime."""
 
@@ -85,5 +95,9 @@ class RegimeSupport:
     ) -> npt.NDArray[np.bool_]:
         """`supported` for an (n, 10) array of raw signals in `SIGNAL_NAMES` order -> (n, K)."""
         enough = self.counts >= min_samples
-        regimes = [self.regime(dict(zip(SIGNAL_NAMES, row, strict=True))) for row in raw.tolist()]
-        return enough[np.array(regimes, dtype=np.intp)].reshape(-1, len(self.actions))
+        alarm = np.zeros(raw.shape[0], dtype=bool)
+        for signal, compare, threshold in self._array_tests:
+            # A rule on a signal outside SIGNAL_NAMES reads 0, as `regime` does.
+            column = raw[:, _COLUMN[signal]] if signal in _COLUMN else np.zeros(raw.shape[0])
+            alarm |= compare(column, threshold)
+        return enough[alarm.astype(np.intp)]
