@@ -88,6 +88,8 @@ class _Probe(runner._Episode):
                 "true": float(truth[self.index[pending.action]]),
                 "true_none": float(truth[0]),
                 "best": self.actions[int(np.argmax(truth))],
+                "overlapped": bool(getattr(pending, "overlapped", False)),
+                "override": pending.kind == "override_outcome",
             }
         )
         super()._measure_one(p, pending, signals)
@@ -113,11 +115,18 @@ def main() -> None:
         learned += probe.learned
         compared += probe.compared
 
-    print("learned outcomes: reward the bandit learns vs true expected net value")
+    print("measured outcomes: reward (benefit - cost from selfheal.outcome) vs true expected net")
+    print("value of the action at its decision (World.action_values); 'overlapped' outcomes are")
+    print(
+        "not learned from (another action ran in their window), 'overrides' were operators' picks"
+    )
     by_action: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in learned:
         by_action[row["action"]].append(row)
-    print(f"  {'action':12} {'n':>5} {'reward mean':>12} {'sd':>8} {'true mean':>10} {'corr':>6}")
+    print(
+        f"  {'action':12} {'n':>5} {'reward mean':>12} {'sd':>8} {'true mean':>10} {'corr':>6}"
+        f" {'overlapped':>10} {'overrides':>9}"
+    )
     for action, rows in sorted(by_action.items()):
         r = np.array([x["reward"] for x in rows])
         t = np.array([x["true"] for x in rows])
@@ -128,7 +137,8 @@ def main() -> None:
         )
         print(
             f"  {action:12} {len(r):5d} {r.mean():12.1f} {r.std():8.1f} {t.mean():10.1f}"
-            f" {corr:6.2f}"
+            f" {corr:6.2f} {sum(x['overlapped'] for x in rows):10d}"
+            f" {sum(x['override'] for x in rows):9d}"
         )
     print()
     print("compared decisions (adaptive != rule, confidence > 0)")
