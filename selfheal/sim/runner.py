@@ -512,7 +512,8 @@ class _Episode:
         # the check that measures it. If a remedy runs in between, that change is partly the
         # remedy's (a "none" followed an hour later by a successful rollback would be credited
         # with the recovery); if this action runs while an earlier remedy is still settling, the
-        # earlier one's effect lands in this one's window. Such outcomes are not learned from.
+        # earlier one's effect lands in this one's window. Such outcomes are not learned as
+        # rewards (`Experience.attributable`); an approval among them still teaches its label.
         overlapped = any(other.action != "none" for other in waiting)
         if action != "none":
             for other in waiting:
@@ -552,8 +553,7 @@ class _Episode:
             after=signals,
             cost=pending.cost,
         )
-        if not pending.overlapped:
-            self._learn_outcome(pending, outcome.benefit)
+        self._learn_outcome(pending, outcome.benefit)
         if pending.action != "none":
             for i in range(len(self.history[p]) - 1, -1, -1):
                 record = self.history[p][i]
@@ -580,6 +580,7 @@ class _Episode:
                 propensity=pending.propensity,
                 approved=pending.approved,
                 actor="operator" if pending.approved or pending.kind != "outcome" else "engine",
+                attributable=not pending.overlapped,
             )
         )
 
