@@ -10,7 +10,9 @@ From a window's signals, the pipeline's action history and the time (both passed
    unmasked actions (or the policy's default action when no rule fires).
 3. The **adaptive layer** (`selfheal.bandit`) draws a Thompson sample among the unmasked actions
    and states its confidence: the posterior probability that its net value is at least that of
-   the rule's action, 0 until both have `min_samples_per_action` experiences. It decides only when
+   the rule's action, 0 until both have `min_samples_per_action` experiences, and 0 unless both
+   have that many engine-chosen outcomes in the current rule regime (alarm or quiet: overlap,
+   `selfheal.support`; without it the comparison is an extrapolation). It decides only when
    it proposes another action with confidence >= `hybrid.confidence_threshold`; otherwise the
    rule's action stands. With `hybrid.exploration` = e > 0, on a share e of decisions the
    Thompson choice is used regardless (flagged `explored`, and it needs approval unless the
@@ -71,6 +73,7 @@ from selfheal.policy.model import (
 )
 from selfheal.policy.rules import evaluate_rules
 from selfheal.signals.names import SIGNAL_NAMES
+from selfheal.support import RegimeSupport
 
 Layer = Literal["rules", "adaptive", "guard", "default"]
 LAYERS: tuple[Layer, ...] = ("rules", "adaptive", "guard", "default")
@@ -283,6 +286,8 @@ class HybridController:
         self._reversible = np.array([policy.actions[a].reversible for a in self.actions])
         self._reversible_list: list[bool] = self._reversible.tolist()
         self._labels_version = -1
+        self.support = RegimeSupport(policy, self.actions)
+        """Outcomes per action in each rule regime: the overlap a comparison needs."""
         self._rebuild()
 
     # -- learning -----------------------------------------------------------------------------
@@ -306,6 +311,7 @@ class HybridController:
         )
         self.bandit.rebuild(view.contexts[known], view.actions[known], targets)
         self.costs.rebuild(view.actions, view.costs)
+        self.support.rebuild((e.signals, e.action) for e in self.memory.experiences if e.evaluable)
         self._labels_version = -1
 
     def learn(self, experience: Experience) -> None:
@@ -332,6 +338,8 @@ class HybridController:
         )
         if experience.cost is not None:
             self.costs.observe(experience.action, experience.cost, weight=weight)
+        if experience.evaluable:  # an override was not chosen by the engine (module docstring)
+            self.support.add(experience.signals, experience.action, weight)
 
     def _refresh_acceptability(self) -> None:
         if self._labels_version != self.memory.label_version:
@@ -420,7 +428,8 @@ class HybridController:
             recent_signals=recent_signals,
         )
         if _FORCE_VECTOR_GATE:
-            core = self._core(x[None, :], [row], autonomy, generator)
+            here = self.support.supported(sig, self.policy.hybrid.min_samples_per_action)
+            core = self._core(x[None, :], [row], autonomy, generator, np.array([here]))
             return self._compose(core, 0, row, sig, autonomy)
         return self._decide_one(x, row, sig, autonomy, generator)
 
@@ -454,7 +463,8 @@ class HybridController:
         rows = self._batch_rules(
             raw, acc_mask, now=now, history=history, recent_signals=recent_signals
         )
-        core = self._core(x, rows, autonomy, generator)
+        supported = self.support.supported_matrix(raw, self.policy.hybrid.min_samples_per_action)
+        core = self._core(x, rows, autonomy, generator, supported)
         return DecisionBatch(self, core, raw, acc_mask, autonomy, now, history, recent_signals)
 
     def _batch_rules(
@@ -505,8 +515,10 @@ class HybridController:
         rows: Sequence[_RowRules],
         autonomy: AutonomyLevel,
         rng: np.random.Generator,
+        supported: BoolArray,
     ) -> _Core:
-        """The switch and the approval gate, vectorised over contexts."""
+        """The switch and the approval gate, vectorised over contexts. `supported` (n, K):
+        each action has enough outcomes in the row's rule regime (`selfheal.support`)."""
         policy, k, n = self.policy, len(self.actions), x.shape[0]
         index = self.index
         guard_masked = np.zeros((n, k), dtype=bool)
@@ -551,7 +563,12 @@ class HybridController:
         enough = assessment.enough
         chosen = assessment.chosen
         safe_chosen = np.maximum(chosen, 0)
-        conf_all = assessment.confidence_vs_reference
+        # No overlap, no confidence: both compared actions need outcomes in this regime.
+        conf_all = np.where(
+            supported & supported[rows_idx, rule_action][:, None],
+            assessment.confidence_vs_reference,
+            0.0,
+        )
         threshold = settings.confidence_threshold
         others = np.arange(k)[None, :] != rule_action[:, None]
         wins_all = (conf_all >= threshold) & enough[None, :] & enough[rule_action][:, None] & others
@@ -681,6 +698,12 @@ class HybridController:
             self.level,
         )
         enough, share, conf_all, chosen = view.enough, view.share, view.confidence, view.chosen
+        # No overlap, no confidence: both compared actions need outcomes in this rule regime.
+        here = self.support.supported(signals, settings.min_samples_per_action)
+        if here[rule_action]:
+            conf_all = [c if ok else 0.0 for c, ok in zip(conf_all, here, strict=True)]
+        else:
+            conf_all = [0.0] * k
         threshold = settings.confidence_threshold
         rule_enough = enough[rule_action]
         any_allowed = chosen >= 0  # the Thompson choice exists iff an action is allowed
@@ -946,6 +969,11 @@ def explain(decision: Decision, *, threshold: float, level: float = 0.9) -> str:
             )
             if min(est.n, rule_est.n) < d.min_samples:
                 text += f"too few experiences to compare (needs {d.min_samples} of each)"
+            elif d.adaptive_confidence == 0.0:
+                text += (
+                    f"too few outcomes of the engine's own choices of both in windows like "
+                    f"this one (needs {d.min_samples} of each) to compare"
+                )
             else:
                 text += (
                     f"P(at least as good) = {d.adaptive_confidence:.2f} vs threshold "

@@ -72,6 +72,11 @@ class Experience:
     policy_digest: str = ""
     actor: str = ""
     decision_id: str | None = None
+    attributable: bool = True
+    """False when another action ran between this one and the check that measured its outcome
+    (or this one ran while an earlier one was still taking effect): the change measured is not
+    this action's alone, so it is kept for the record and its label (an approval), not learned
+    as a reward."""
     context: FloatArray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -119,7 +124,7 @@ class Experience:
 
     @property
     def is_reward(self) -> bool:
-        return self.kind in REWARD_KINDS
+        return self.kind in REWARD_KINDS and self.attributable
 
     @property
     def is_label(self) -> bool:

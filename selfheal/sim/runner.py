@@ -65,6 +65,10 @@ class Pending:
     tick: int
     due: int
     """First check at which the action has finished (``tick`` + its time to effect)."""
+    overlapped: bool = False
+    """Another action ran on the pipeline between this one and its measurement (or this one
+    ran while an earlier action was still settling), so the change measured cannot be credited
+    to this action alone (see `_Episode._after_execute`)."""
 
 
 @dataclass
@@ -503,8 +507,19 @@ class _Episode:
         self.history[p] = [r for r in self.history[p] if r.at > self.world.now(horizon)]
         self.history_changes += 1
         due = tick + max(1, self.world.scenario.actions[action].delay_ticks) + self.measure_after
-        self.pending[p].append(
-            Pending(action, signals, cost, propensity, kind, approved, tick, due)
+        waiting = self.pending[p]
+        # Credit assignment: an outcome is the change between the check that chose an action and
+        # the check that measures it. If a remedy runs in between, that change is partly the
+        # remedy's (a "none" followed an hour later by a successful rollback would be credited
+        # with the recovery); if this action runs while an earlier remedy is still settling, the
+        # earlier one's effect lands in this one's window. Such outcomes are not learned as
+        # rewards (`Experience.attributable`); an approval among them still teaches its label.
+        overlapped = any(other.action != "none" for other in waiting)
+        if action != "none":
+            for other in waiting:
+                other.overlapped = True
+        waiting.append(
+            Pending(action, signals, cost, propensity, kind, approved, tick, due, overlapped)
         )
 
     def _measure(self, p: int, signals: dict[str, float], tick: int) -> None:
@@ -538,19 +553,7 @@ class _Episode:
             after=signals,
             cost=pending.cost,
         )
-        self.controller.learn(
-            Experience(
-                signals=pending.signals,
-                action=pending.action,
-                kind=pending.kind,  # type: ignore[arg-type]
-                at=self.world.now(pending.tick),
-                benefit=outcome.benefit,
-                cost=pending.cost,
-                propensity=pending.propensity,
-                approved=pending.approved,
-                actor="operator" if pending.approved or pending.kind != "outcome" else "engine",
-            )
-        )
+        self._learn_outcome(pending, outcome.benefit)
         if pending.action != "none":
             for i in range(len(self.history[p]) - 1, -1, -1):
                 record = self.history[p][i]
@@ -563,6 +566,23 @@ class _Episode:
             if not outcome.success and self.spec.operator:
                 self.autonomy[p].failures += 1
                 self._revisit(p)
+
+    def _learn_outcome(self, pending: Pending, benefit: float) -> None:
+        assert self.controller is not None
+        self.controller.learn(
+            Experience(
+                signals=pending.signals,
+                action=pending.action,
+                kind=pending.kind,  # type: ignore[arg-type]
+                at=self.world.now(pending.tick),
+                benefit=benefit,
+                cost=pending.cost,
+                propensity=pending.propensity,
+                approved=pending.approved,
+                actor="operator" if pending.approved or pending.kind != "outcome" else "engine",
+                attributable=not pending.overlapped,
+            )
+        )
 
     def _book(
         self, p: int, executed: str, values: np.ndarray, allowed: np.ndarray, tick: int

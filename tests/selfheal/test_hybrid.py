@@ -511,3 +511,43 @@ def test_observe_mode_asks_about_alarms_but_not_about_quiet_checks():
     assert (quiet.action, quiet.layer, quiet.needs_approval) == ("none", "default", False)
     assert alarm.fired_rules and alarm.needs_approval
     assert any("observe mode" in reason for reason in alarm.approval_reasons)
+
+
+def test_it_states_no_confidence_where_an_action_was_never_chosen_in_that_regime():
+    """Overlap: escalate's outcomes in alarms say nothing about escalating in quiet windows,
+    and operators' overrides do not count as the engine's evidence."""
+    policy = load_policy(DEFAULT_POLICY.read_text())
+    controller = HybridController(policy, rng=0)
+    quiet = {"latency_ratio": 1.0, "performance_drop": 0.05}
+    alarm = {"infra_failures": 5.0, "latency_ratio": 1.0}
+    rng = np.random.default_rng(1)
+
+    def outcome(signals, action, benefit, kind="outcome"):
+        controller.learn(
+            Experience(
+                signals=signals,
+                action=action,
+                kind=kind,
+                at=NOW,
+                benefit=float(benefit + rng.normal(0, 5)),
+                cost=10.0,
+            )
+        )
+
+    for _ in range(30):
+        outcome(quiet, "none", 0.0)
+        outcome(alarm, "escalate", 300.0)
+        outcome(quiet, "escalate", 300.0, kind="override_outcome")
+    probe = [quiet] * 200
+    batch = controller.decide_batch(probe, now=NOW, rng=2)
+    escalate = controller.index["escalate"]
+    rows = batch.adaptive_actions == escalate
+    assert rows.any()  # the model believes escalating pays here...
+    assert np.all(batch.adaptive_confidence[rows] == 0.0)  # ...but has no evidence of its own
+    assert all(controller.decide(quiet, now=NOW, rng=i).layer != "adaptive" for i in range(20))
+
+    for _ in range(20):
+        outcome(quiet, "escalate", 300.0)  # now the engine chose it in quiet windows too
+    batch = controller.decide_batch(probe, now=NOW, rng=3)
+    rows = batch.adaptive_actions == escalate
+    assert rows.any() and np.all(batch.adaptive_confidence[rows] > 0.5)

@@ -148,3 +148,15 @@ def test_a_balanced_window_evicts_the_oldest_of_the_most_held_action():
     assert memory.add(outcome(4, action="fallback")).reward == 0.0
     assert memory.add(outcome(5, action="fallback")).reward == 1.0
     assert memory.counts() == {"none": 1, "retrain": 1, "fallback": 2}
+
+
+def test_it_keeps_an_unattributable_outcome_only_for_its_approval_label():
+    memory = ExperienceMemory(10)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    shared = {"signals": {"error_rate": 0.2}, "kind": "outcome", "at": at, "benefit": 50.0}
+    memory.add(
+        Experience(action="rollback", cost=15.0, approved=True, attributable=False, **shared)
+    )
+    memory.add(Experience(action="fallback", cost=20.0, attributable=False, **shared))
+    assert len(memory) == 0  # neither is a reward: another action overlapped their windows
+    assert [e.action for e in memory.labels] == ["rollback"]

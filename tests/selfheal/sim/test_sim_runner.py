@@ -32,5 +32,28 @@ def test_it_measures_every_action_in_flight_on_a_pipeline(tiny):
     assert all(isinstance(p, Pending) for p in episode.pending[0])
     episode._measure(0, signals, 7 + episode.measure_after)
     episode._measure(0, signals, 5 + tiny.actions["escalate"].delay_ticks + episode.measure_after)
-    actions = [e.action for e in episode.controller.memory.experiences]
-    assert actions == ["fallback", "escalate"]
+    assert episode.pending[0] == []
+    # Both were measured, but their windows overlap: neither outcome is learned from.
+    assert [e.action for e in episode.controller.memory.experiences] == []
+
+
+def test_it_learns_only_outcomes_no_other_action_overlapped(tiny):
+    episode = _episode(tiny)
+    assert episode.controller is not None
+    signals = {"error_rate": 0.2}
+    episode._after_execute(0, "none", signals, 4, 0.0, None, "outcome", False)
+    episode._after_execute(0, "none", signals, 5, 0.0, None, "outcome", False)
+    episode._after_execute(0, "rollback", signals, 6, 15.0, None, "outcome", False)
+    episode._after_execute(0, "none", signals, 7, 0.0, None, "outcome", False)
+    episode._after_execute(1, "none", signals, 7, 0.0, None, "outcome", False)
+    for tick in range(30):
+        episode._measure(0, signals, tick)
+        episode._measure(1, signals, tick)
+    learned = [(e.action, e.at) for e in episode.controller.memory.experiences]
+    # The rollback ran in a window of its own (the "none"s before it do nothing); the "none"s
+    # whose window it fell into, and the one that ran while it was settling, are not credited.
+    assert learned == [("rollback", tiny_now(episode, 6)), ("none", tiny_now(episode, 7))]
+
+
+def tiny_now(episode, tick):
+    return episode.world.now(tick)
