@@ -14,6 +14,9 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
+
+from dashboard.queues import control_queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SELFHEAL_VAR_DIR", BASE_DIR / "var"))
@@ -185,6 +188,17 @@ else:
     }
 # A separate queue name lets several installations (or a test run) share one broker safely.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("SELFHEAL_TASK_QUEUE", "selfheal")
+# Beat's light periodic tasks go to a control queue of their own, so that a backlog of health
+# checks never starves (and expires) the dispatcher, the expiry, the sweeper or the heartbeat;
+# see dashboard/queues.py. A worker started without -Q consumes both queues; the control worker
+# (Procfile, docker-compose.yml) consumes only the control queue.
+SELFHEAL_CONTROL_QUEUE = control_queue(CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_QUEUES = tuple(
+    # As Celery declares a queue it creates on the fly: a direct exchange named after it.
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, SELFHEAL_CONTROL_QUEUE)
+)
+CELERY_TASK_ROUTES = ("dashboard.queues.route_task",)
 # One reconnect, then give up: a request that publishes after commit waits at most ~2 socket
 # timeouts for a dead broker; the message is re-sent by the sweeper (kombu's default: 4 tries).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {

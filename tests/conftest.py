@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.benchmarks.processes import database_url
+from dashboard.queues import control_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_LIVE = os.environ.get("SELFHEAL_REQUIRE_LIVE") == "1"
@@ -97,6 +98,8 @@ class CeleryProcesses:
         return proc
 
     def worker(self, name: str, **env: str) -> subprocess.Popen[bytes]:
+        """A single-process worker on both of the test's queues (checks and control), as the
+        Procfile's worker consumes them."""
         return self.start(
             "worker",
             "-n",
@@ -104,7 +107,7 @@ class CeleryProcesses:
             "--pool",
             "solo",
             "-Q",
-            self.queue,
+            f"{self.queue},{control_queue(self.queue)}",
             "--without-gossip",
             "--without-mingle",
             **env,

@@ -9,7 +9,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-APP_SERVICES = ("migrate", "web", "worker", "beat")
+APP_SERVICES = ("migrate", "web", "worker", "control", "beat")
 
 
 def command(service):
@@ -36,6 +36,13 @@ def test_it_runs_the_right_command_in_each_role():
     assert command("web").startswith("gunicorn dashboard.wsgi")
     assert command("worker").startswith("celery -A dashboard worker")
     assert command("beat").startswith("celery -A dashboard beat")
+    # The control worker consumes only the control queue of the app's task queue; the workers
+    # consume every queue of the settings (no -Q), the control queue included.
+    assert command("control").startswith("celery -A dashboard worker")
+    assert "-Q ${SELFHEAL_TASK_QUEUE:-selfheal}.control" in command("control")
+    assert "-Q" not in command("worker")
+    env = COMPOSE["x-app"]["environment"]
+    assert env["SELFHEAL_TASK_QUEUE"] == "${SELFHEAL_TASK_QUEUE:-selfheal}"
     assert COMPOSE["services"]["migrate"]["restart"] == "no"
 
 
@@ -44,7 +51,7 @@ def test_it_runs_exactly_one_beat():
 
 
 def test_it_starts_app_services_only_after_healthy_dependencies_and_migrations():
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "control", "beat"):
         deps = COMPOSE["services"][name]["depends_on"]
         assert deps["postgres"]["condition"] == "service_healthy", name
         assert deps["redis"]["condition"] == "service_healthy", name
@@ -80,3 +87,17 @@ def test_it_is_valid_for_docker_compose():
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_it_runs_the_same_celery_processes_as_the_procfile():
+    """`make run` (honcho, the Procfile) and compose start the same roles with the same queues."""
+    procfile = dict(
+        line.split(": ", 1)
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert set(procfile) == {"web", "worker", "control", "beat"}
+    for role in ("worker", "control", "beat"):
+        assert procfile[role].startswith(command(role).split(" --")[0]), role
+    assert "-Q ${SELFHEAL_TASK_QUEUE:-selfheal}.control" in procfile["control"]
+    assert "-Q" not in procfile["worker"]

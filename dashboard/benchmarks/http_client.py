@@ -23,13 +23,25 @@ from urllib.parse import urlsplit
 
 @dataclass
 class LoadResult:
-    """Latency of every request in milliseconds, and the non-2xx or failed ones (with the
-    first few answers, to say why)."""
+    """Latency of every request in milliseconds (whatever its answer), the statuses, and apart:
+
+    - conflicts: 409 answers. The object is no longer in a state that allows the request (an
+      operator decided first, a newer health check superseded the decision): a correct answer
+      from a correct server, so neither a success nor an error;
+    - errors: everything else that is not 2xx — 5xx, timeouts, dropped connections, unexpected
+      statuses (4xx other than 409, 429 included) — with the first few answers, to say why.
+    """
 
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
+    conflicts: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
+    conflict_samples: list[str] = field(default_factory=list)
+
+    @property
+    def successes(self) -> int:
+        return sum(n for status, n in self.statuses.items() if 200 <= status < 300)
 
 
 class _Connection:
@@ -108,11 +120,16 @@ async def _run(
                 await connection.close()
             result.latencies_ms.append((time.perf_counter() - started) * 1000)
             result.statuses[status] = result.statuses.get(status, 0) + 1
-            if not 200 <= status < 300:
+            if 200 <= status < 300:
+                continue
+            if status == 409:
+                result.conflicts += 1
+                samples = result.conflict_samples
+            else:
                 result.errors += 1
-                if len(result.error_samples) < 5:
-                    text = answer[:200].decode("utf-8", "replace")
-                    result.error_samples.append(f"{path} -> {status} {text}")
+                samples = result.error_samples
+            if len(samples) < 5:
+                samples.append(f"{path} -> {status} {answer[:200].decode('utf-8', 'replace')}")
         await connection.close()
 
     await asyncio.gather(*(client() for _ in range(clients)))

@@ -8,13 +8,19 @@ drifted), written straight to the database as `telemetry_ingest` would store it,
 check has new data and ends in a decision. Beat dispatches the due checks every few seconds as
 in production.
 
-What it measures, per expected (pipeline, slot) over the run:
+What it measures, per expected (pipeline, slot) over the run, against the product's promise
+(`dashboard.services.checks`): every slot of a pipeline's schedule gets exactly one check, or,
+when dispatch fell more than `CATCH_UP_SLOTS` slots behind, a `pipeline.checks_skipped` audit
+event that names it:
 - lag: from the slot's due time to the decision (to the check when it has none), p50/p95/max;
-- lost: an expected slot with no health check once the backlog has drained (never claimed, or
-  claimed and never run);
+- lost: an expected slot with no health check once the backlog has drained and no record of
+  being skipped (never claimed, or claimed and never run): a silent loss, always a bug;
+- skipped: an expected slot the dispatcher gave up and recorded (it fell too far behind);
 - duplicates: more than one check for a (pipeline, slot), or more than one decision per check.
 Then the approve phase: beat stops, the workers finish their backlog, and every decision still
-pending is approved by `clients` closed-loop clients.
+pending is approved by `clients` closed-loop clients. An approval answered 409 (the decision was
+superseded by a newer check or decided meanwhile) is a correct answer: it is counted apart, as a
+conflict, not as an error (5xx, timeout, any other status) and not as an approval.
 """
 
 from __future__ import annotations
@@ -39,7 +45,14 @@ from dashboard.benchmarks.fleet import (
 )
 from dashboard.benchmarks.http_client import get_closed_loop
 from dashboard.benchmarks.processes import bench_run
-from dashboard.models import Decision, DecisionState, HealthCheck, Pipeline, TelemetryWindow
+from dashboard.models import (
+    AuditEvent,
+    Decision,
+    DecisionState,
+    HealthCheck,
+    Pipeline,
+    TelemetryWindow,
+)
 from dashboard.roles import ROLES
 from dashboard.services.checks import slot_of
 from dashboard.services.policies import policies_load_shipped
@@ -57,6 +70,8 @@ class LoadResult:
     decisions: int
     lost_checks: int
     lost_by_slot: dict[str, int]
+    skipped_checks: int
+    skipped_by_slot: dict[str, int]
     duplicate_checks: int
     duplicate_decisions: int
     lag_p50_s: float
@@ -65,11 +80,14 @@ class LoadResult:
     worker_cpu_ms_per_check: float
     approve_clients: int
     approve_requests: int
+    approve_ok: int
+    approve_conflicts: int
     approve_errors: int
     approve_p50_ms: float
     approve_p95_ms: float
     approve_p99_ms: float
     approve_error_samples: list[str]
+    approve_conflict_samples: list[str]
 
 
 def _feed(
@@ -113,7 +131,8 @@ def run_load(
         operator, _ = user_create_with_role(username=f"load-op-{run}", role="operator")
         token = token_mint(username=operator.username)
         procs.workers(workers)
-        wait_for_workers([f"bench{i}@" for i in range(workers)])
+        procs.control_worker()  # beat's periodic tasks never wait behind the checks
+        wait_for_workers([*(f"bench{i}@" for i in range(workers)), "benchctl@"])
         procs.beat()
         # The first due time: the slot boundary after beat has had 15 s to start.
         first = slot_of(timezone.now() + timedelta(seconds=15 + interval), interval)
@@ -162,6 +181,7 @@ def run_load(
             .filter(n__gt=1)
             .count()
         )
+        skipped = _skipped_slots(ids, set(due))
         lags = [
             ((decided.get(pk) or created) - slot).total_seconds() for pk, _, slot, created in checks
         ]
@@ -192,8 +212,12 @@ def run_load(
             base, token, [f"/api/v1/decisions/{pk}/" for pk in pending * 4][:80], clients=clients
         )
         answers = approve_load(base, token, pending, clients)
-        latencies, errors = answers.latencies_ms, answers.errors
-        say(f"approved {len(latencies)} decisions with {clients} clients")
+        latencies = answers.latencies_ms
+        say(
+            f"approved {answers.successes} of {len(pending)} decisions with {clients} clients "
+            f"({answers.conflicts} conflicts, {answers.errors} errors)"
+        )
+        silent = expected - set(per_slot) - skipped
         return LoadResult(
             pipelines=pipelines,
             workers=workers,
@@ -202,12 +226,10 @@ def run_load(
             expected_checks=len(expected),
             checks=len(checks),
             decisions=len(decided),
-            lost_checks=len(expected - set(per_slot)),
-            lost_by_slot={
-                f"{moment:%H:%M:%S}": n
-                for moment in due
-                if (n := sum(1 for pk in ids if (pk, moment) not in per_slot))
-            },
+            lost_checks=len(silent),
+            lost_by_slot=_by_slot(silent, due),
+            skipped_checks=len(skipped & expected),
+            skipped_by_slot=_by_slot(skipped & expected, due),
             duplicate_checks=sum(n - 1 for n in per_slot.values() if n > 1),
             duplicate_decisions=duplicate_decisions,
             lag_p50_s=round(percentile(lags, 50), 1),
@@ -216,9 +238,33 @@ def run_load(
             worker_cpu_ms_per_check=round(1000 * workers_cpu / max(len(checks), 1), 1),
             approve_clients=clients,
             approve_requests=len(latencies),
-            approve_errors=errors,
+            approve_ok=answers.successes,
+            approve_conflicts=answers.conflicts,
+            approve_errors=answers.errors,
             approve_p50_ms=round(percentile(latencies, 50), 1),
             approve_p95_ms=round(percentile(latencies, 95), 1),
             approve_p99_ms=round(percentile(latencies, 99), 1),
             approve_error_samples=answers.error_samples,
+            approve_conflict_samples=answers.conflict_samples,
         )
+
+
+def _skipped_slots(ids: list[int], due: set[datetime]) -> set[tuple[int, datetime]]:
+    """The (pipeline, slot) pairs among `due` that the dispatcher recorded as skipped."""
+    events = AuditEvent.objects.filter(
+        verb="pipeline.checks_skipped",
+        object_type=Pipeline._meta.label_lower,
+        object_id__in=[str(pk) for pk in ids],
+    ).values_list("object_id", "after")
+    skipped = set()
+    for object_id, after in events:
+        first = datetime.fromisoformat(after["first_slot"])
+        last = datetime.fromisoformat(after["last_slot"])
+        skipped |= {(int(object_id), moment) for moment in due if first <= moment <= last}
+    return skipped
+
+
+def _by_slot(pairs: set[tuple[int, datetime]], due: list[datetime]) -> dict[str, int]:
+    """How many of `pairs` fall in each slot (the slots with none left out)."""
+    counts = Counter(moment for _, moment in pairs)
+    return {f"{moment:%H:%M:%S}": counts[moment] for moment in due if counts[moment]}

@@ -16,6 +16,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from dashboard.queues import control_queue
+
 ROOT = Path(settings.BASE_DIR)
 
 
@@ -58,29 +60,46 @@ class Processes:
         self.named[name] = proc
         return proc
 
+    def _celery_worker(self, name: str, node: str, queues: str, *pool: str) -> None:
+        self._start(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "dashboard",
+                "worker",
+                "--loglevel",
+                "WARNING",
+                *pool,
+                "-Q",
+                queues,
+                "-n",
+                node,
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
+
     def workers(self, count: int) -> None:
+        """`count` single-process workers on both queues, as the Procfile's worker consumes them
+        (the control queue too: round-robin, a fallback for the control worker)."""
         for i in range(count):
-            self._start(
+            self._celery_worker(
                 f"worker{i}",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "dashboard",
-                    "worker",
-                    "--loglevel",
-                    "WARNING",
-                    "--pool",
-                    "solo",
-                    "-Q",
-                    self.queue,
-                    "-n",
-                    f"bench{i}@%h",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
+                f"bench{i}@%h",
+                f"{self.queue},{control_queue(self.queue)}",
+                "--pool",
+                "solo",
             )
+
+    def control_worker(self) -> None:
+        """The control worker, as the Procfile runs it: beat's periodic tasks only, one process
+        (prefork, so that the task time limits hold)."""
+        self._celery_worker(
+            "control", "benchctl@%h", control_queue(self.queue), "--concurrency", "1"
+        )
 
     def beat(self) -> None:
         """Celery beat with the settings' schedule, but no demo feed (its own pipelines would

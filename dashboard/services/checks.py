@@ -7,8 +7,19 @@ unique constraint on HealthCheck makes a re-sent task a no-op. A check computes 
 the newest telemetry window against the reference, closes the outcomes of actions that ran since
 the previous check, then asks the engine for a decision and stores it: auto decisions are queued
 for execution after commit, others wait for an operator (and older pending ones are superseded).
-"""
 
+Slots missed while dispatch could not run (beat or the control worker down, the database away)
+are not skipped silently. Every slot of a pipeline's schedule gets exactly one check, in order:
+the dispatcher claims the *earliest unclaimed* slot (the one `next_check_at` falls in), not the
+current one, so a pipeline that fell behind catches up one slot per dispatch run. The catch-up is
+bounded: checking a slot long gone is mostly pointless (a late check reads the newest window,
+like the next one) and a fleet that catches up hours of slots at once buries the current checks
+under a backlog of stale ones. So a pipeline more than `CATCH_UP_SLOTS` slots behind gives up
+the older ones: they are recorded as one `pipeline.checks_skipped` audit event (first and last
+slot, how many, why) and a warning in the log, and dispatch resumes `CATCH_UP_SLOTS` slots
+before the current one. A paused pipeline is not behind: reactivating it schedules a check at
+once (`pipeline_update`).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -53,6 +64,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 RECENT_CHECKS = 10
 HISTORY_DAYS = 7
+# How many missed slots before the current one a pipeline that fell behind still catches up.
+CATCH_UP_SLOTS = 3
 
 
 def slot_of(moment: datetime, interval_seconds: int) -> datetime:
@@ -61,8 +74,20 @@ def slot_of(moment: datetime, interval_seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % interval_seconds, tz=moment.tzinfo)
 
 
+def due_slot(next_at: datetime, now: datetime, interval_seconds: int) -> tuple[datetime, int]:
+    """The slot to claim for a pipeline due at `next_at`, and how many older unclaimed slots
+    are given up because they lie more than `CATCH_UP_SLOTS` slots before `now`'s slot."""
+    step = timedelta(seconds=interval_seconds)
+    slot = slot_of(next_at, interval_seconds)
+    oldest = slot_of(now, interval_seconds) - CATCH_UP_SLOTS * step
+    if slot >= oldest:
+        return slot, 0
+    return oldest, (oldest - slot) // step
+
+
 def checks_dispatch_due(*, now: datetime | None = None, limit: int = 5000) -> int:
-    """Claim the slot of every due pipeline and enqueue its check; returns how many."""
+    """Claim the earliest unclaimed slot of every due pipeline and enqueue its check; returns
+    how many (see the module docstring for the catch-up after missed slots)."""
     from dashboard.tasks import run_health_check
 
     now = now or timezone.now()
@@ -74,18 +99,49 @@ def checks_dispatch_due(*, now: datetime | None = None, limit: int = 5000) -> in
     claimed: list[tuple[int, str]] = []
     with transaction.atomic():
         for pk, next_at, interval in due:
-            slot = slot_of(now, interval)
+            slot, skipped = due_slot(next_at, now, interval)
             # Only the caller whose UPDATE still sees the old next_check_at claims the slot.
-            if Pipeline.objects.filter(pk=pk, next_check_at=next_at).update(
+            if not Pipeline.objects.filter(pk=pk, next_check_at=next_at).update(
                 next_check_at=slot + timedelta(seconds=interval)
             ):
-                claimed.append((pk, slot.isoformat()))
+                continue
+            claimed.append((pk, slot.isoformat()))
+            if skipped:
+                _record_skipped(pk, slot, skipped, interval, now)
         # robust: with the broker down the claims stand and the sweeper re-sends the checks.
         transaction.on_commit(
             lambda: [run_health_check.delay(pk, slot_iso) for pk, slot_iso in claimed],
             robust=True,
         )
     return len(claimed)
+
+
+def _record_skipped(pk: int, resumed: datetime, skipped: int, interval: int, now: datetime) -> None:
+    """The audit event (and log line) for the `skipped` slots before `resumed`."""
+    step = timedelta(seconds=interval)
+    first, last = resumed - skipped * step, resumed - step
+    logger.warning(
+        "pipeline %s: %d missed check slots skipped (%s to %s), more than %d behind",
+        pk,
+        skipped,
+        first.isoformat(),
+        last.isoformat(),
+        CATCH_UP_SLOTS,
+    )
+    audit_record(
+        actor="system:scheduler",
+        verb="pipeline.checks_skipped",
+        object_type=Pipeline._meta.label_lower,
+        object_id=str(pk),
+        after={
+            "first_slot": first.isoformat(),
+            "last_slot": last.isoformat(),
+            "slots": skipped,
+            "resumed_at_slot": resumed.isoformat(),
+            "reason": f"dispatch fell more than {CATCH_UP_SLOTS} slots behind "
+            f"(found it at {now.isoformat()})",
+        },
+    )
 
 
 def _window_of(row: TelemetryWindow) -> Window:

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
 from dashboard.executors.base import BUILTIN
 from dashboard.models import Pipeline
@@ -82,7 +83,13 @@ def pipeline_update(*, user: User, pipeline: Pipeline, **fields: Any) -> Pipelin
         before = {k: shown(k, getattr(pipeline, k)) for k in changes}
         for key, value in changes.items():
             setattr(pipeline, key, value)
-        pipeline.save(update_fields=list(changes))
+        fields_saved = list(changes)
+        if changes.get("is_active") is True:
+            # A paused pipeline missed no slots: check it now rather than catch up (or record
+            # as skipped) the slots of its pause.
+            pipeline.next_check_at = timezone.now()
+            fields_saved.append("next_check_at")
+        pipeline.save(update_fields=fields_saved)
         audit_record(
             actor=user,
             verb="pipeline.updated",

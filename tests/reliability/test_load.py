@@ -30,7 +30,8 @@ def _fleet_figure(r: LoadResult) -> str:
     return (
         f"lag due->decision p50/p95/max {r.lag_p50_s}/{r.lag_p95_s}/{r.lag_max_s} s "
         f"(target p95 < {LAG_TARGET_S:g} s); {r.checks}/{r.expected_checks} checks, "
-        f"{r.lost_checks} lost {r.lost_by_slot or ''}, {r.duplicate_checks} duplicate checks, "
+        f"{r.lost_checks} lost {r.lost_by_slot or ''}, {r.skipped_checks} skipped and recorded "
+        f"{r.skipped_by_slot or ''}, {r.duplicate_checks} duplicate checks, "
         f"{r.duplicate_decisions} duplicate decisions; {r.decisions} decisions; "
         f"worker CPU {r.worker_cpu_ms_per_check} ms/check; {os.cpu_count()} CPUs (shared)"
     )
@@ -39,13 +40,16 @@ def _fleet_figure(r: LoadResult) -> str:
 def _api_figure(r: LoadResult) -> str:
     return (
         f"approve p50/p95/p99 {r.approve_p50_ms}/{r.approve_p95_ms}/{r.approve_p99_ms} ms "
-        f"(target p95 < {APPROVE_P95_TARGET_MS:g} ms) over {r.approve_requests} requests, "
-        f"{r.approve_errors} errors{_samples(r)}; {os.cpu_count()} CPUs (shared)"
+        f"(target p95 < {APPROVE_P95_TARGET_MS:g} ms) over {r.approve_requests} requests: "
+        f"{r.approve_ok} approved, {r.approve_conflicts} conflicts (409: superseded or decided "
+        f"meanwhile, a correct answer{_samples(r.approve_conflict_samples)}), "
+        f"{r.approve_errors} errors{_samples(r.approve_error_samples)}; "
+        f"{os.cpu_count()} CPUs (shared)"
     )
 
 
-def _samples(r: LoadResult) -> str:
-    return f" (e.g. {r.approve_error_samples[0][:160]})" if r.approve_error_samples else ""
+def _samples(samples: list[str]) -> str:
+    return f"; e.g. {samples[0][:160]}" if samples else ""
 
 
 def _did_fleet(r: LoadResult) -> str:
@@ -57,8 +61,8 @@ def _did_fleet(r: LoadResult) -> str:
 
 def _did_api(r: LoadResult) -> str:
     return (
-        f"after the fleet run, {r.approve_requests} pending decisions approved over real HTTP "
-        f"(gunicorn) by {r.approve_clients} closed-loop clients"
+        f"after the fleet run, the {r.approve_requests} decisions left pending approved over "
+        f"real HTTP (gunicorn) by {r.approve_clients} closed-loop clients"
     )
 
 
@@ -85,14 +89,17 @@ def full_run(django_db_setup: None, django_db_blocker: Any) -> Iterator[LoadResu
 
 
 def _check_fleet(r: LoadResult) -> None:
-    assert r.lost_checks == 0, _fleet_figure(r)
+    assert r.lost_checks == 0, _fleet_figure(r)  # silently: a bug
+    assert r.skipped_checks == 0, _fleet_figure(r)  # recorded, but dispatch fell far behind
     assert r.duplicate_checks == 0 and r.duplicate_decisions == 0, _fleet_figure(r)
     assert r.decisions == r.checks, _fleet_figure(r)  # every check had new data
     assert r.lag_p95_s < LAG_TARGET_S, _fleet_figure(r)
 
 
 def _check_api(r: LoadResult, *, latency: bool = True) -> None:
-    assert r.approve_requests > 0, _api_figure(r)
+    # A 409 is a correct answer (the decision moved on), counted apart and shown in the figure;
+    # anything else that is not a 2xx is an error.
+    assert r.approve_ok > 0, _api_figure(r)
     assert r.approve_errors == 0, _api_figure(r)
     if latency:
         assert r.approve_p95_ms < APPROVE_P95_TARGET_MS, _api_figure(r)
@@ -106,6 +113,9 @@ def test_small_fleet_schedule(small_run: LoadResult, reliability: Recorder) -> N
 
 def test_small_fleet_api(small_run: LoadResult, reliability: Recorder) -> None:
     """Small fleet, API under 20 clients: every approval answered, zero errors.
+
+    Errors are 5xx, timeouts and unexpected statuses; a 409 (the decision was superseded or
+    decided meanwhile) is a correct answer and is counted apart, as a conflict.
 
     About ten approvals sent at once by 20 clients queue behind each other by construction, so
     their p95 says nothing about the target: it is recorded, and enforced by the full run.

@@ -19,6 +19,7 @@ import pytest
 from django.utils import timezone
 
 from dashboard.models import AuditEvent, Decision, DecisionState, Execution, ExecutionState
+from dashboard.queues import control_queue
 from dashboard.services.execution import MAX_ATTEMPTS
 from dashboard.services.sweeper import GRACE, STUCK_EXECUTION, sweep_lost_work
 from dashboard.tasks import execute_decision
@@ -73,7 +74,7 @@ def prefork_worker(procs: CeleryProcesses, name: str) -> int:
         "--concurrency",
         "1",
         "-Q",
-        procs.queue,
+        f"{procs.queue},{control_queue(procs.queue)}",
         "--without-gossip",
         "--without-mingle",
     )

@@ -1,6 +1,7 @@
 """Beat's periodic work: dispatch once per slot, idempotent checks, expiry, the sweeper."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -16,13 +17,28 @@ from dashboard.models import (
     Pipeline,
 )
 from dashboard.services import checks, expiry, sweeper, telemetry
+from dashboard.services.pipelines import pipeline_update
 from tests.dashboard.api.conftest import window_payload
 
 pytestmark = pytest.mark.django_db
 
 
+MINUTE = timedelta(seconds=60)  # the fixture pipeline's interval
+
+
+def _slot_start() -> datetime:
+    return checks.slot_of(timezone.now(), 60)
+
+
+def _dispatch(now: datetime, capture) -> list[str]:  # type: ignore[no-untyped-def]
+    """Run the dispatcher at `now`; the slots it sent (the publish after commit is captured)."""
+    with mock.patch("dashboard.tasks.run_health_check.delay") as delay, capture(execute=True):
+        checks.checks_dispatch_due(now=now)
+    return [call.args[1] for call in delay.call_args_list]
+
+
 def test_it_claims_each_due_slot_once(pipeline, django_capture_on_commit_callbacks):
-    now = timezone.now()
+    now = _slot_start() + timedelta(seconds=30)
     Pipeline.objects.filter(pk=pipeline.pk).update(next_check_at=now - timedelta(seconds=1))
     with django_capture_on_commit_callbacks(execute=False) as first:
         assert checks.checks_dispatch_due(now=now) == 1
@@ -30,6 +46,59 @@ def test_it_claims_each_due_slot_once(pipeline, django_capture_on_commit_callbac
         assert checks.checks_dispatch_due(now=now) == 0  # a second beat finds nothing due
     assert len(first) == 1
     assert Pipeline.objects.get(pk=pipeline.pk).next_check_at > now
+
+
+def test_it_catches_up_missed_slots_one_per_dispatch_oldest_first(
+    pipeline, django_capture_on_commit_callbacks
+):
+    # Dispatch did not run for two slots (beat down): each slot still gets its check, in order.
+    current = _slot_start()
+    Pipeline.objects.filter(pk=pipeline.pk).update(next_check_at=current - 2 * MINUTE)
+    now = current + timedelta(seconds=5)
+    sent = [_dispatch(now, django_capture_on_commit_callbacks) for _ in range(4)]
+    assert sent == [
+        [(current - 2 * MINUTE).isoformat()],
+        [(current - MINUTE).isoformat()],
+        [current.isoformat()],
+        [],
+    ]
+    assert Pipeline.objects.get(pk=pipeline.pk).next_check_at == current + MINUTE
+    assert not AuditEvent.objects.filter(verb="pipeline.checks_skipped").exists()
+
+
+def test_it_gives_up_slots_beyond_the_catch_up_bound_and_records_them(
+    pipeline, django_capture_on_commit_callbacks
+):
+    current = _slot_start()
+    behind = checks.CATCH_UP_SLOTS + 7
+    Pipeline.objects.filter(pk=pipeline.pk).update(next_check_at=current - behind * MINUTE)
+    now = current + timedelta(seconds=5)
+    sent = [_dispatch(now, django_capture_on_commit_callbacks) for _ in range(behind)]
+    resumed = current - checks.CATCH_UP_SLOTS * MINUTE
+    assert [s for batch in sent for s in batch] == [
+        (resumed + k * MINUTE).isoformat() for k in range(checks.CATCH_UP_SLOTS + 1)
+    ]
+    event = AuditEvent.objects.get(verb="pipeline.checks_skipped")
+    assert event.object_id == str(pipeline.pk) and event.actor_label == "system:scheduler"
+    assert event.after["slots"] == 7
+    assert event.after["first_slot"] == (current - behind * MINUTE).isoformat()
+    assert event.after["last_slot"] == (resumed - MINUTE).isoformat()
+
+
+def test_it_checks_a_reactivated_pipeline_now_instead_of_catching_up(
+    pipeline, users, django_capture_on_commit_callbacks
+):
+    Pipeline.objects.filter(pk=pipeline.pk).update(
+        is_active=False, next_check_at=timezone.now() - timedelta(days=3)
+    )
+    pipeline.refresh_from_db()
+    before = timezone.now()
+    pipeline_update(user=users["ada"], pipeline=pipeline, is_active=True)
+    due = Pipeline.objects.get(pk=pipeline.pk).next_check_at
+    assert due >= before
+    sent = _dispatch(due, django_capture_on_commit_callbacks)
+    assert sent == [checks.slot_of(due, 60).isoformat()]
+    assert not AuditEvent.objects.filter(verb="pipeline.checks_skipped").exists()
 
 
 def test_it_runs_a_slot_once_even_when_the_task_is_sent_twice(pipeline, make_decision):
