@@ -4,7 +4,8 @@ django.contrib.auth and DRF's authtoken register their own admins. A superuser c
 put someone in the `operator` group (the right to approve decisions) or mint a token there, and
 those admins only write Django's LogEntry, which is not the audit trail. These subclasses add one
 audit event per change, in the admin's own transaction (the add and change views and the delete
-view run inside `transaction.atomic`; a bulk delete is wrapped here).
+view run inside `transaction.atomic`; a bulk delete is wrapped here). Users created anywhere else
+(createsuperuser, a shell) are audited by `dashboard.services.users`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
 from dashboard.services.audit import audit_record
+from dashboard.services.users import user_creation_audited_by_caller
 
 
 class AuditedAdminMixin:
@@ -69,6 +71,12 @@ class AuditedAdminMixin:
 
 class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
     noun = "user"
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        # The add view's `user.created` event is written by log_addition, with the admin as
+        # actor; the post_save receiver for users created elsewhere must not write another.
+        with user_creation_audited_by_caller():
+            super().save_model(request, obj, form, change)
 
     def audit_state(self, obj: User) -> dict[str, Any]:
         return {

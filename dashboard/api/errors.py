@@ -1,4 +1,5 @@
-"""Turn service errors into HTTP answers: 400 field errors, 403, 404, 409 with the state."""
+"""Turn service errors into HTTP answers: 400 field errors, 403, 404, 409 with the state, 503
+with Retry-After."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from dashboard.services.errors import InvalidInput, NotAllowed, TransitionConflict
+from dashboard.services.errors import (
+    BrokerUnavailable,
+    InvalidInput,
+    NotAllowed,
+    TransitionConflict,
+)
 from selfheal.policy.loader import PolicyError
 
 
@@ -32,6 +38,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(
             {"detail": str(exc), "current_state": exc.current_state},
             status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, BrokerUnavailable):
+        return Response(
+            {"detail": str(exc)},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(exc.retry_after_seconds)},
         )
     if isinstance(exc, ObjectDoesNotExist):
         return Response({"detail": "not found"}, status=status.HTTP_404_NOT_FOUND)

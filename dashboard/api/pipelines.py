@@ -77,6 +77,7 @@ class PipelineViewSet(viewsets.ModelViewSet[Pipeline]):
     @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def check(self, request: Request, name: str | None = None) -> Response:
-        """Run a health check now (asynchronously); the decision follows as usual."""
+        """Run a health check now (asynchronously); the decision follows as usual. 503 with
+        Retry-After when the task broker is unreachable: nothing was queued."""
         slot = checks.health_check_request(pipeline=self.get_object(), user=acting_user(request))
         return Response({"queued": True, "slot": slot}, status=status.HTTP_202_ACCEPTED)

@@ -4,7 +4,8 @@ hook), so clients and schema-driven tests know every status an operation can ret
 drf-spectacular documents only the success answer. Every operation can also answer 401 (no or
 a bad token) and 403 (the role does not allow it); one with a path parameter 404; a write, or a
 list with filters, 400 with field errors; the decision verdicts 409 when someone else moved the
-decision first; throttled actions (a view's `throttled_actions`) 429 with `Retry-After`.
+decision first; throttled actions (a view's `throttled_actions`) 429 with `Retry-After`; the
+actions that only send a message to the broker (`check`) 503 with `Retry-After` when it is down.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ ERROR_SCHEMA = {
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _PARAMETER = re.compile(r"\{[^}]*\}")
 CONFLICTING = {"approve", "reject", "override", "outcome", "activate"}
+# Actions whose only effect is a message to the broker: 503 when it cannot take it.
+BROKER_BOUND = {"check"}
 
 
 def _answer(description: str) -> dict[str, Any]:
@@ -59,6 +62,14 @@ def document_error_responses(result: dict[str, Any], generator: Any, **kwargs: A
                 extra["400"] = _answer("Invalid input: the fields and what is wrong with them.")
             if method == "post" and action in CONFLICTING:
                 extra["409"] = _answer("The object is no longer in a state that allows this.")
+            if method == "post" and action in BROKER_BOUND:
+                extra["503"] = {
+                    **_answer(
+                        "The task broker is unreachable: nothing was queued; retry after "
+                        "`Retry-After` seconds."
+                    ),
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                }
             if (_PARAMETER.sub("{}", path), method) in throttled:
                 extra["429"] = {
                     **_answer("Too many requests: wait `Retry-After` seconds."),

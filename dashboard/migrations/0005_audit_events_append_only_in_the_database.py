@@ -6,6 +6,7 @@ row, except the one Django itself makes when the acting user is deleted (`actor`
 `actor_label` keeps the name). PostgreSQL also refuses DELETE (TRUNCATE, an owner's statement
 used by test flushes, is not a row operation). SQLite keeps DELETE to the ORM guard: Django
 flushes SQLite tables with DELETE, so a trigger there would break `flush` and test teardown.
+(Since 0006 SQLite refuses DELETE too, and our `flush` command lifts that guard while it runs.)
 
 Caveat for later migrations: on SQLite, altering this table rebuilds it and drops the trigger;
 re-create it after such a migration (tests/reliability/test_audit_completeness.py checks it).

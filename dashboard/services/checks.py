@@ -20,6 +20,7 @@ slot, how many, why) and a warning in the log, and dispatch resumes `CATCH_UP_SL
 before the current one. A paused pipeline is not behind: reactivating it schedules a check at
 once (`pipeline_update`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,6 +32,7 @@ import numpy as np
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from dashboard.models import (
     Decision,
@@ -51,7 +53,7 @@ from dashboard.services.engine import (
     policy_of,
     reference_of,
 )
-from dashboard.services.errors import TransitionConflict
+from dashboard.services.errors import BrokerUnavailable, TransitionConflict
 from dashboard.services.lifecycle import decision_create, decision_transition
 from selfheal.outcome import health_loss
 from selfheal.policy.model import ActionRecord, Policy
@@ -481,11 +483,22 @@ def health_check_request(*, pipeline: Pipeline, user: Actor) -> datetime:
 
     Scheduled slots start on whole seconds; a requested slot never does, so a check requested
     in the second a scheduled one ran is not mistaken for it and skipped.
+
+    Nothing is written first: the request is only its message, so it is sent at once. Unlike a
+    claimed slot or an approval, no row records it for the sweeper to re-send, so a broker
+    that cannot take it (down, or hung past the socket timeouts) is an error the caller must
+    see: `BrokerUnavailable` (503), never a 202 for a check that will not run.
     """
     from dashboard.tasks import run_health_check
 
     now = timezone.now()
     slot = now.replace(microsecond=max(1000, now.microsecond // 1000 * 1000))
     user_id = getattr(actor_user(user), "pk", None)
-    transaction.on_commit(lambda: run_health_check.delay(pipeline.pk, slot.isoformat(), user_id))
+    try:
+        run_health_check.delay(pipeline.pk, slot.isoformat(), user_id)
+    except OperationalError as exc:
+        logger.warning("check of pipeline %s not queued: broker unreachable (%s)", pipeline.pk, exc)
+        raise BrokerUnavailable(
+            "the task broker is unreachable, so the check was not queued; try again shortly"
+        ) from exc
     return slot

@@ -1,4 +1,4 @@
-"""Errors services raise; the API and the pages turn them into 400 / 403 / 404 / 409."""
+"""Errors services raise; the API and the pages turn them into 400 / 403 / 404 / 409 / 503."""
 
 from __future__ import annotations
 
@@ -25,3 +25,10 @@ class TransitionConflict(ServiceError):
     def __init__(self, message: str, *, current_state: str | None = None) -> None:
         self.current_state = current_state
         super().__init__(message)
+
+
+class BrokerUnavailable(ServiceError):
+    """The task broker did not take a message that no row records, so nothing could send it
+    later: the caller must hear of it and retry (HTTP 503 with Retry-After)."""
+
+    retry_after_seconds = 10

@@ -8,7 +8,8 @@ refused or read-only calls. Then every interface that could edit or delete an ev
 Covered: pipelines create/update/reference/telemetry; policies create, refused create, validate
 (no event), replay (no event), activate; decisions propose (health check), approve (one and two
 approvers), reject, override, group review, expire with on_expiry, execute, outcome callback;
-users and tokens (commands' services and the admin), roles (admin); refused and conflicting
+users and tokens (commands' services, the admin, createsuperuser and a shell), roles (admin);
+the scheduler's skipped slots (`pipeline.checks_skipped`); refused and conflicting
 calls (no event). Not audited by design: logins, worker heartbeats, the scheduler's slot claims
 (the check it leads to is audited).
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Max
 from django.test import Client
@@ -39,8 +41,14 @@ from dashboard.models import (
     Pipeline,
     PolicyVersion,
 )
+from dashboard.services.checks import CATCH_UP_SLOTS
 from dashboard.services.users import token_mint, user_create_with_role
-from dashboard.tasks import execute_decision, expire_decisions, run_health_check
+from dashboard.tasks import (
+    dispatch_due_checks,
+    execute_decision,
+    expire_decisions,
+    run_health_check,
+)
 from tests.factories import DRIFT, PASSWORD, decision_row, load_policies, make_check, make_user
 
 pytestmark = pytest.mark.django_db
@@ -401,6 +409,25 @@ def test_admin_changes_are_audited_once(people, reliability):
     assert role_event.after["roles"] == ["operator"]
 
 
+def test_users_created_outside_the_services_are_audited_once(people, reliability, monkeypatch):
+    """Users created outside the services and the admin (createsuperuser, a shell) are audited"""
+    trail = Trail()
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-pass-4-audit")
+    with trail.expect("manage.py createsuperuser --noinput", "user.created"):
+        call_command("createsuperuser", interactive=False, username="boss", email="b@example.com")
+    with trail.expect("User.objects.create_user() in a shell", "user.created"):
+        User.objects.create_user("shelly", password=PASSWORD)
+    with trail.expect("the create_user command's service (audits itself)", "user.created"):
+        user_create_with_role(username="served", role="viewer")
+    reliability(did=f"{len(trail.rows)} ways of creating a user", figure=trail.figure())
+    assert not trail.wrong()
+    event = AuditEvent.objects.get(
+        verb="user.created", object_id=str(User.objects.get(username="boss").pk)
+    )
+    assert event.actor_label == "system:cli"
+    assert event.after["is_superuser"] is True and event.after["username"] == "boss"
+
+
 def test_beat_and_worker_changes_are_audited_once(people, reliability, settings):
     """Every state change made by beat and worker tasks writes exactly one audit event"""
     from dashboard.services import telemetry
@@ -439,6 +466,16 @@ def test_beat_and_worker_changes_are_audited_once(people, reliability, settings)
         execute_decision.apply(args=(follow.pk,))
     with trail.expect("worker: the same execution again (idempotent)"):
         execute_decision.apply(args=(follow.pk,))
+    Pipeline.objects.filter(pk=pipeline.pk).update(
+        next_check_at=timezone.now() - timedelta(minutes=CATCH_UP_SLOTS + 10)
+    )
+    with trail.expect(
+        "beat: dispatch for a pipeline far behind (the slots it gives up)",
+        "pipeline.checks_skipped",
+    ):
+        dispatch_due_checks.apply()
+    with trail.expect("beat: the next dispatch (catching up, claims only)"):
+        dispatch_due_checks.apply()
     reliability(
         did=f"{len(trail.rows)} task runs (the task code, in-process)", figure=trail.figure()
     )
@@ -541,18 +578,52 @@ def test_audit_events_cannot_be_edited_or_deleted(people, reliability):
             f"a deleted user's events kept: {user_kept}"
         ),
     )
-    # SQLite refuses DELETE only through the ORM (a trigger would break Django's flush).
-    allowed = (
-        {"_base_manager delete()", "raw SQL DELETE"} if connection.vendor == "sqlite" else set()
-    )
-    assert set(let_through) <= allowed, let_through
+    # Both databases refuse every edit and delete in the database itself (SQLite since 0006).
+    assert not let_through, let_through
+    assert results["raw SQL DELETE"] == results["_base_manager delete()"] == "database"
     if connection.vendor == "sqlite":
-        # What the migration's trigger stands on: table rebuilds drop it, so check it is there.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s",
-                [table],
-            )
-            assert cursor.fetchone()[0] == 1
+        # What the migrations' triggers stand on: table rebuilds drop them, so check both are
+        # there (UPDATE: 0005, DELETE: 0006).
+        assert sorted(_sqlite_triggers(table)) == [
+            "dashboard_auditevent_append_only",
+            "dashboard_auditevent_refuse_delete",
+        ]
     assert unchanged
     assert user_kept
+
+
+def _sqlite_triggers(table: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_empties_the_trail_and_keeps_its_guards(reliability):
+    """flush, the one sanctioned wipe, empties the audit trail and leaves its guards in place"""
+    from dashboard.services.audit import audit_record
+
+    event = audit_record(actor="system:test", verb="x.y", object_type="x", object_id="1")
+    call_command("flush", interactive=False, verbosity=0)
+    emptied = not AuditEvent.objects.exists()
+    # Still guarded afterwards: a new event cannot be deleted by raw SQL.
+    event = audit_record(actor="system:test", verb="x.y", object_type="x", object_id="2")
+    guarded = _refused(
+        lambda: connection.cursor().execute(
+            f"DELETE FROM {AuditEvent._meta.db_table} WHERE id = %s", [event.pk]
+        )
+    )
+    triggers = (
+        sorted(_sqlite_triggers(AuditEvent._meta.db_table))
+        if connection.vendor == "sqlite"
+        else "(PostgreSQL: TRUNCATE)"
+    )
+    reliability(
+        did="manage.py flush with audit events stored, then a raw DELETE of a new one",
+        figure=f"trail emptied: {emptied}; raw DELETE afterwards refused by: {guarded or 'nothing'}"
+        f"; SQLite triggers after the flush: {triggers}",
+    )
+    assert emptied
+    assert guarded == "database"

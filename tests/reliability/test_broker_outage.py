@@ -6,7 +6,8 @@ every execution with its idempotency key. Clients keep reading pages and the API
 operators approve decisions before, during and after the outage, half through the API and half
 through the page (htmx). Redis runs without persistence, so whatever was queued at the stop is
 gone: after the restart the sweeper (run as beat would, with the clock past its grace period)
-must re-send it, and every approved action must run exactly once.
+must re-send it, and every approved action must run exactly once. A "check now" request, which
+only sends a message, is answered 202 before and after the outage and a clear 503 during it.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
-from dashboard.models import Decision, DecisionState, Execution, ExecutionState
+from dashboard.models import Decision, DecisionState, Execution, ExecutionState, HealthCheck
 from tests.conftest import ROOT, CeleryProcesses, wait_for
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_pipeline
 from tests.reliability.fault_helpers import operators, pending, webhook_pipeline
 from tests.reliability.webhook_receiver import WebhookReceiver
 
@@ -250,6 +251,20 @@ def outage(
     threads = traffic.readers(readers, paths)
 
     approved: dict[str, list[int]] = {}
+    # "Check now" only sends a message (no row a sweeper could re-send it from): 202 while the
+    # broker takes it, a clear 503 while it cannot, never a 500. On a pipeline of its own, with
+    # no telemetry, so that its checks (no data) supersede none of the decisions above.
+    probe = make_pipeline("outage-probe")
+    asked: list[tuple[str, int, float]] = []
+
+    def ask_check() -> None:
+        started = time.monotonic()
+        try:
+            status = api.post(f"{base}/api/v1/pipelines/{probe.name}/check/", timeout=60)
+            code = status.status_code
+        except requests.RequestException:
+            code = 0
+        asked.append((traffic.phase, code, time.monotonic() - started))
 
     def approve_batch(batch: list[Decision]) -> None:
         for i, decision in enumerate(batch):
@@ -268,6 +283,7 @@ def outage(
 
     time.sleep(2)
     approve_batch(decisions[:per_phase])
+    ask_check()
     time.sleep(1)
 
     traffic.phase = "outage"
@@ -277,6 +293,7 @@ def outage(
         lambda: any(p == "outage" and s == 503 for p, s in list(traffic.readyz)), timeout=20
     )
     approve_batch(decisions[per_phase : 2 * per_phase])
+    ask_check()
     committed = (
         Decision.objects.filter(pk__in=approved["outage"])
         .exclude(state=DecisionState.PENDING_APPROVAL)
@@ -291,6 +308,7 @@ def outage(
         lambda: any(p == "after" and s == 200 for p, s in list(traffic.readyz)), timeout=30
     )
     approve_batch(decisions[2 * per_phase :])
+    ask_check()
     all_approved = [pk for pks in approved.values() for pk in pks]
 
     def ran(pk: int) -> bool:
@@ -306,6 +324,10 @@ def outage(
     not_run = [pk for pk in all_approved if not ran(pk)]
     sweep = sweep_as_beat(procs, private_redis.url)
     done = wait_for(lambda: all(map(ran, all_approved)), timeout=180)
+    accepted = sum(1 for _, code, _ in asked if code == 202)
+    checked = wait_for(
+        lambda: HealthCheck.objects.filter(pipeline=probe).count() >= accepted, timeout=60
+    )
     recovered_in = time.monotonic() - restarted
     time.sleep(3)  # anything still queued would run now
     traffic.stop.set()
@@ -342,10 +364,18 @@ def outage(
             f"approvals not run before the sweep, sweeper {sweep}; {len(once)}/{len(all_approved)} "
             f"ran with 1 key ({sum(raw[pk] for pk in all_approved)} deliveries); all executed "
             f"{recovered_in:.0f} s after the restart (noisy: shared 2-core machine); "
-            f"decision states per phase {states}"
+            f"decision states per phase {states}; check now answered "
+            f"{[(phase, code, round(sec, 1)) for phase, code, sec in asked]}, "
+            f"{HealthCheck.objects.filter(pipeline=probe).count()} of the {accepted} accepted ran"
         ),
     )
     assert saw_503, traffic.readyz
+    assert [(phase, code) for phase, code, _ in asked] == [
+        ("before", 202),
+        ("outage", 503),
+        ("after", 202),
+    ], asked
+    assert checked, procs.logs()[-5000:]
     assert ready_again, traffic.readyz
     assert not errors, (errors[:10], statuses)
     assert all(row[2] == 200 for row in approvals), approvals

@@ -1,11 +1,14 @@
 """Pipelines through the API: register, reference, telemetry (and its bad inputs), check now."""
 
 import json
+from unittest import mock
 
 import numpy as np
 import pytest
+from kombu.exceptions import OperationalError
 
 from dashboard.models import AuditEvent, HealthCheck, Pipeline, TelemetryWindow
+from dashboard.tasks import run_health_check
 from tests.dashboard.api.conftest import reference_payload, window_payload
 
 pytestmark = pytest.mark.django_db
@@ -176,6 +179,17 @@ def test_it_checks_now_on_request(api, pipeline, django_capture_on_commit_callba
     assert check.decision.requested_by.username == "otto"
     listed = api["vera"].get("/api/v1/health-checks/", {"pipeline": "churn-model"}).json()
     assert listed["count"] == 1 and listed["results"][0]["signals"]["data_drift"] > 0.15
+
+
+def test_it_answers_503_when_the_broker_cannot_take_a_requested_check(api, pipeline):
+    # What kombu raises when Redis refuses the connection (or hangs past the socket timeouts).
+    refused = OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    with mock.patch.object(run_health_check, "apply_async", side_effect=refused):
+        response = api["otto"].post("/api/v1/pipelines/churn-model/check/")
+    assert response.status_code == 503, response.content
+    assert int(response["Retry-After"]) > 0
+    assert "not queued" in response.json()["detail"]
+    assert not HealthCheck.objects.filter(pipeline=pipeline).exists()
 
 
 def test_it_hides_executor_secrets(api, pipeline):
