@@ -113,6 +113,21 @@ class CeleryProcesses:
             **env,
         )
 
+    def control_worker(self, name: str, **env: str) -> subprocess.Popen[bytes]:
+        """The control worker as the Procfile runs it: the control queue only, one process."""
+        return self.start(
+            "worker",
+            "-n",
+            name,
+            "--concurrency",
+            "1",
+            "-Q",
+            control_queue(self.queue),
+            "--without-gossip",
+            "--without-mingle",
+            **env,
+        )
+
     def beat(self, **env: str) -> subprocess.Popen[bytes]:
         return self.start("beat", "--schedule", str(self.tmp_path / "beat-schedule"), **env)
 
