@@ -30,8 +30,8 @@ def _fleet_figure(r: LoadResult) -> str:
     return (
         f"lag due->decision p50/p95/max {r.lag_p50_s}/{r.lag_p95_s}/{r.lag_max_s} s "
         f"(target p95 < {LAG_TARGET_S:g} s); {r.checks}/{r.expected_checks} checks, "
-        f"{r.lost_checks} lost {r.lost_by_slot or ''}, {r.skipped_checks} skipped and recorded "
-        f"{r.skipped_by_slot or ''}, {r.duplicate_checks} duplicate checks, "
+        f"{r.lost_checks} lost{_per_slot(r.lost_by_slot)}, {r.skipped_checks} skipped and "
+        f"recorded{_per_slot(r.skipped_by_slot)}, {r.duplicate_checks} duplicate checks, "
         f"{r.duplicate_decisions} duplicate decisions; {r.decisions} decisions; "
         f"worker CPU {r.worker_cpu_ms_per_check} ms/check; {os.cpu_count()} CPUs (shared)"
     )
@@ -48,6 +48,10 @@ def _api_figure(r: LoadResult) -> str:
     )
 
 
+def _per_slot(counts: dict[str, int]) -> str:
+    return f" {counts}" if counts else ""
+
+
 def _samples(samples: list[str]) -> str:
     return f"; e.g. {samples[0][:160]}" if samples else ""
 
@@ -55,7 +59,8 @@ def _samples(samples: list[str]) -> str:
 def _did_fleet(r: LoadResult) -> str:
     return (
         f"{r.pipelines} pipelines checked every {r.interval_seconds} s for {r.slots} slots by "
-        f"real beat + {r.workers} real workers; a new window per pipeline per slot"
+        f"real beat, a control worker (beat's tasks) and {r.workers} real workers; a new window "
+        "per pipeline per slot"
     )
 
 
