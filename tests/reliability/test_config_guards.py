@@ -2,8 +2,9 @@
 
 Settings that are each fine alone but wrong together: a retry countdown or a task time limit
 past the Redis visibility timeout (Redis would hand the waiting task to a second worker), a
-beat entry that outlives its period, production settings that fail Django's deployment
-checks, and a committed API schema that no longer matches the code.
+beat entry that outlives its period or waits behind the health checks on their queue,
+production settings that fail Django's deployment checks, and a committed API schema that no
+longer matches the code.
 """
 
 from __future__ import annotations
@@ -41,10 +42,13 @@ for name, task in sorted(app.tasks.items()):
         "soft_time_limit": task.soft_time_limit or conf.task_soft_time_limit,
         "acks_late": task.acks_late,
     }
+def queue_of(task, options=None):
+    return app.amqp.router.route(dict(options or {}), task)["queue"].name
 beat = {
     name: {
         "period": entry["schedule"].total_seconds(),
         "expires": entry.get("options", {}).get("expires"),
+        "queue": queue_of(entry["task"], entry.get("options")),
     }
     for name, entry in conf.beat_schedule.items()
 }
@@ -53,6 +57,7 @@ print(json.dumps({
     "broker": str(conf.broker_url).split(":")[0],
     "tasks": tasks,
     "beat": beat,
+    "queues": [conf.task_default_queue, queue_of("dashboard.tasks.run_health_check")],
 }))
 """
 
@@ -105,14 +110,19 @@ def test_it_keeps_every_retry_and_time_limit_below_the_visibility_timeout(reliab
         assert float(task["soft_time_limit"]) < float(task["time_limit"]), name
     slowest_retry = max(waits, key=lambda name: waits[name])
     longest_limit = max(float(task["time_limit"]) for task in tasks.values())
+    default_queue, check_queue = seen["queues"]
+    assert check_queue == default_queue
     for name, entry in seen["beat"].items():
         assert entry["expires"] is not None and entry["expires"] < entry["period"], name
+        # Behind a backlog of checks a beat task would expire unrun (issue 7).
+        assert entry["queue"] == f"{default_queue}.control", (name, entry["queue"])
     reliability(
         did=f"read {len(tasks)} tasks and {len(seen['beat'])} beat entries from a process "
         "configured for Redis",
         figure=f"longest retry wait {waits[slowest_retry]:.0f} s "
         f"({slowest_retry.rsplit('.', 1)[-1]}), longest time limit {longest_limit:.0f} s, both "
-        f"< visibility timeout {visibility:.0f} s; every beat entry expires within its period",
+        f"< visibility timeout {visibility:.0f} s; every beat entry expires within its period "
+        f"and goes to the control queue, not the checks' ({default_queue})",
     )
 
 
