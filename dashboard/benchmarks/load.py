@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,7 +49,7 @@ from dashboard.benchmarks.fleet import (
     window_rows,
 )
 from dashboard.benchmarks.http_client import get_closed_loop
-from dashboard.benchmarks.processes import bench_run
+from dashboard.benchmarks.processes import Processes, bench_run
 from dashboard.celery import app
 from dashboard.models import (
     AuditEvent,
@@ -109,9 +110,32 @@ def _feed(
     ).delete()
 
 
-def _sleep_until(moment: datetime) -> None:
+def _sleep_until(moment: datetime, tick: Callable[[], None] | None = None) -> None:
     while (left := (moment - timezone.now()).total_seconds()) > 0:
+        if tick is not None:
+            tick()
         time.sleep(min(left, 1.0))
+
+
+class _BeatUntil:
+    """Beat, stopped as soon as every pipeline's `last` slot is claimed (`poll` is called
+    whenever the harness waits): a slot after the window would only lengthen the backlog, and
+    its decisions would supersede the ones the approve phase is about to approve."""
+
+    def __init__(self, procs: Processes, ids: list[int], last: datetime) -> None:
+        self.procs, self.ids, self.last = procs, ids, last
+        self.running = True
+        self.cpu_seconds = 0.0  # its CPU, which drops out of `procs.cpu_seconds()` once stopped
+
+    def poll(self, *, force: bool = False) -> None:
+        if not self.running or timezone.now() < self.last:
+            return
+        unclaimed = Pipeline.objects.filter(pk__in=self.ids, next_check_at__lte=self.last)
+        if force or not unclaimed.exists():
+            before = self.procs.cpu_seconds()
+            self.procs.stop_one("beat")
+            self.cpu_seconds = before - self.procs.cpu_seconds()
+            self.running = False
 
 
 def run_load(
@@ -145,6 +169,7 @@ def run_load(
         Pipeline.objects.filter(pk__in=ids).update(next_check_at=first)
         say(f"{pipelines} pipelines every {interval} s from {first:%H:%M:%S}, {slots} slots")
         due = [first + timedelta(seconds=k * interval) for k in range(slots)]
+        beat = _BeatUntil(procs, ids, due[-1])
         workers_cpu = procs.cpu_seconds()
         for k, moment in enumerate(due):
             if k > 0:  # the setup fed the first slot
@@ -155,19 +180,15 @@ def run_load(
                 while HealthCheck.objects.filter(
                     pipeline_id__in=ids, slot=due[k - 1]
                 ).count() < len(ids) and timezone.now() < moment + timedelta(seconds=interval):
+                    beat.poll()
                     time.sleep(0.5)
                 _feed(ids, rng, features, rows, interval)
         expected = {(pk, moment) for pk in ids for moment in due}
-        # Beat stops once every pipeline's last slot is claimed: slots after the window would
-        # only lengthen the backlog (and supersede decisions the approve phase is to approve).
-        _sleep_until(due[-1])
-        while Pipeline.objects.filter(pk__in=ids, next_check_at__lte=due[-1]).exists():
-            if timezone.now() > due[-1] + timedelta(seconds=interval):
-                break  # dispatch is stuck: what it did not claim shows as lost
+        _sleep_until(due[-1], beat.poll)
+        while beat.running:
+            # A dispatch stuck for a whole interval: what it did not claim shows as lost.
+            beat.poll(force=timezone.now() > due[-1] + timedelta(seconds=interval))
             time.sleep(0.5)
-        cpu_with_beat = procs.cpu_seconds()
-        procs.stop_one("beat")
-        beat_cpu = cpu_with_beat - procs.cpu_seconds()  # a stopped child drops out of the sum
         # The backlog drains within `drain_seconds` after the last slot: done when every slot
         # has its check (and decision), or when the check queue is empty and no check has been
         # written for 10 s (a slot without a check then will never get one: lost).
@@ -182,7 +203,7 @@ def run_load(
                 break
             time.sleep(1.0)
         queued_at_end = _queued(procs.queue)
-        workers_cpu = procs.cpu_seconds() + beat_cpu - workers_cpu  # with beat's small share
+        workers_cpu = procs.cpu_seconds() + beat.cpu_seconds - workers_cpu  # with beat's share
         checks = list(
             HealthCheck.objects.filter(pipeline_id__in=ids, slot__in=due).values_list(
                 "pk", "pipeline_id", "slot", "created_at"
