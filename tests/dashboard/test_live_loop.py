@@ -28,6 +28,7 @@ from dashboard.services.policies import (
 from dashboard.services.users import token_mint, user_create_with_role
 from tests.conftest import wait_for
 from tests.dashboard.api.conftest import reference_payload, window_payload
+from tests.factories import ensure_roles
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 SECRET = "live-test-secret"
@@ -64,6 +65,7 @@ def runbook():
 
 
 def client_for(username, role):
+    ensure_roles()  # a transactional test run before this one flushed the migration's groups
     user, _ = user_create_with_role(username=username, role=role)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token_mint(username=username)}")
