@@ -365,6 +365,12 @@ class ExperienceRecord(models.Model):
     propensity = models.FloatField(null=True, blank=True)
     evaluable = models.BooleanField(default=True)
     approved = models.BooleanField(default=False)
+    attributable = models.BooleanField(
+        default=True,
+        help_text="False when another remedy ran on the pipeline while this action's outcome was "
+        "being measured: the change is not this action's alone, so it is kept (and its approval "
+        "still teaches), but it is not learned as a reward.",
+    )
     policy_digest = models.CharField(max_length=64, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -52,7 +52,7 @@ class ExperienceFilter(django_filters.FilterSet):
 
     class Meta:
         model = ExperienceRecord
-        fields = ["pipeline", "kind", "action", "evaluable"]
+        fields = ["pipeline", "kind", "action", "evaluable", "attributable"]
 
 
 class AuditEventFilter(django_filters.FilterSet):

@@ -336,6 +336,7 @@ class ExperienceSerializer(serializers.ModelSerializer[ExperienceRecord]):
             "cost",
             "propensity",
             "evaluable",
+            "attributable",
             "approved",
             "policy_digest",
             "actor",

@@ -155,6 +155,7 @@ def experience_of(row: ExperienceRecord) -> Experience:
         propensity=row.propensity,
         evaluable=row.evaluable,
         approved=row.approved,
+        attributable=row.attributable,
         policy_digest=row.policy_digest,
         actor=row.actor_label,
         decision_id=str(row.decision_id) if row.decision_id else None,
