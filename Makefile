@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 .PHONY: help run test setup install install-dev lint format bench reliability clean
 
 help:
-	@echo "make run    set up (venv, install, migrate, policies, demo users) and start web + worker + beat"
+	@echo "make run    set up (venv, install, migrate, policies, demo users) and start web, workers (checks and control) and beat"
 	@echo "make test   set up if needed and run the whole test suite"
 	@echo "make lint   ruff and mypy"
 	@echo "make bench  the engine benchmark"
