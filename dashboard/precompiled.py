@@ -7,8 +7,10 @@ minute, so `Precompiled` compiles each shape once per thread and database alias 
 parameter values, remembers where those sentinels landed in the SQL's parameter list, and
 afterwards only substitutes the new values and runs the SQL. The ORM still writes every query,
 so it stays portable between SQLite and PostgreSQL; rows come back through the converters the
-ORM would apply, and model instances are built as the ORM builds them (`Model.from_db`, then the
-annotations). Shapes with `select_related` are left to the ORM.
+ORM would apply, and model instances are built as the ORM builds them (`Model.from_db`, the
+related objects of `select_related` through the ORM's own `RelatedPopulator`, then the
+annotations). A `select_for_update` shape must first be run inside a transaction (the ORM
+refuses to compile it outside one); its SQL keeps the lock clause, so every later run locks too.
 
 Parameters are ints, strings or aware datetimes. Where the ORM would adapt a value for the
 database (a datetime on SQLite becomes text), the new value is adapted the same way. A shape
@@ -25,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from django.db import connections, router
 from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
 
 M = TypeVar("M", bound=Model)
 _ParamKind = type[int] | type[str] | type[datetime]
@@ -42,7 +45,7 @@ def _sentinel(kind: _ParamKind, index: int) -> Any:
 class _Compiled:
     """One shape's SQL for one connection: the parameter list with holes for the arguments, and
     how its rows become values (the ORM's converters) and model instances (as `ModelIterable`
-    builds them: model fields by attname, then annotations)."""
+    builds them: model fields by attname, the `select_related` objects, then annotations)."""
 
     def __init__(self, queryset: QuerySet[Any], alias: str, sentinels: dict[str, Any]) -> None:
         compiler = queryset.query.get_compiler(using=alias)
@@ -66,10 +69,11 @@ class _Compiled:
         self.model_fields = slice(0, 0)
         self.init_list: list[str] = []
         self.annotations: dict[str, int] = {}
+        self.related: list[Any] = []
         klass_info = compiler.klass_info
         if klass_info is not None:
-            if klass_info.get("related_klass_infos"):
-                self.complete = False  # select_related: left to the ORM
+            # Stateless between rows: each populator builds its related object from a row.
+            self.related = get_related_populators(klass_info, compiler.select, alias)
             fields = klass_info["select_fields"]
             self.model_fields = slice(fields[0], fields[-1] + 1)
             self.init_list = [column[0].target.attname for column in select[self.model_fields]]
@@ -95,6 +99,8 @@ class _Compiled:
         objects = []
         for row in rows:
             obj = model.from_db(alias, self.init_list, row[self.model_fields])
+            for populator in self.related:
+                populator.populate(row, obj)
             for name, position in self.annotations.items():
                 setattr(obj, name, row[position])
             objects.append(obj)
@@ -118,7 +124,11 @@ class Precompiled(Generic[M]):
         # Per thread, as Django's connections are; one shape per database alias.
         cache: dict[str, _Compiled] = self._local.__dict__.setdefault("cache", {})
         model: type[Model] | None = self._local.__dict__.get("model")
-        alias = router.db_for_read(model) if model is not None else None
+        alias = None
+        if model is not None:
+            # A locking shape runs where the ORM would run it: on the database for writes.
+            route = router.db_for_write if self._local.for_write else router.db_for_read
+            alias = route(model)
         compiled = cache.get(alias) if alias is not None else None
         if compiled is None:
             sentinels = {
@@ -127,6 +137,7 @@ class Precompiled(Generic[M]):
             }
             queryset = self.build(**sentinels)
             self._local.model = queryset.model
+            self._local.for_write = queryset._for_write
             alias = queryset.db
             compiled = cache[alias] = _Compiled(queryset, alias, sentinels)
         assert alias is not None
