@@ -251,7 +251,7 @@ if DEMO:
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "dashboard.cache.RedisCache",
             "LOCATION": REDIS_URL,
             # A hung Redis must not hold a request: the rate limits fail open after this.
             "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
