@@ -1,0 +1,12 @@
+"""The Redis cache backend: one client per connection pool, reused across operations."""
+
+from __future__ import annotations
+
+from dashboard.cache import RedisCache
+
+
+def test_it_reuses_one_client_per_pool() -> None:
+    cache = RedisCache("redis://127.0.0.1:6379/7", {"OPTIONS": {"socket_timeout": 1}})
+    client = cache._cache.get_client("a")  # building a client does not connect
+    assert cache._cache.get_client("b", write=True) is client
+    assert client.connection_pool is cache._cache._get_connection_pool(True)
