@@ -73,7 +73,8 @@ class _Compiled:
         klass_info = compiler.klass_info
         if klass_info is not None:
             # Stateless between rows: each populator builds its related object from a row.
-            self.related = get_related_populators(klass_info, compiler.select, alias)
+            # (The type stubs follow a later Django, whose signature adds `fetch_mode`.)
+            self.related = get_related_populators(klass_info, compiler.select, alias)  # type: ignore[call-arg]
             fields = klass_info["select_fields"]
             self.model_fields = slice(fields[0], fields[-1] + 1)
             self.init_list = [column[0].target.attname for column in select[self.model_fields]]
@@ -137,7 +138,7 @@ class Precompiled(Generic[M]):
             }
             queryset = self.build(**sentinels)
             self._local.model = queryset.model
-            self._local.for_write = queryset._for_write
+            self._local.for_write = bool(getattr(queryset, "_for_write", False))
             alias = queryset.db
             compiled = cache[alias] = _Compiled(queryset, alias, sentinels)
         assert alias is not None
