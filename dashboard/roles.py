@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, User
+
+from dashboard.precompiled import Precompiled
 
 VIEWER: Final = "viewer"
 OPERATOR: Final = "operator"
@@ -27,6 +29,11 @@ IMPLIED: Final = {
 
 # Where `roles_read_for_request` keeps the roles it read, on the request's own user object.
 _HELD: Final = "_selfheal_roles_of_request"
+# All of a user's groups, unfiltered (the cheapest query): only role names are looked up.
+# Compiled once per process: every API write and every verdict page reads it.
+_GROUPS_QUERY = Precompiled(
+    lambda user_id: Group.objects.filter(user__id=user_id).values_list("name"), user_id=int
+)
 
 
 def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
@@ -59,5 +66,4 @@ def roles_read_for_request(user: AbstractBaseUser | AnonymousUser) -> None:
     every `has_role` of theirs reads the database.
     """
     if isinstance(user, User) and user.is_authenticated and not user.is_superuser:
-        # All of the user's groups, unfiltered (the cheapest query): only role names are looked up.
-        user.__dict__[_HELD] = frozenset(user.groups.values_list("name", flat=True))
+        user.__dict__[_HELD] = frozenset(name for (name,) in _GROUPS_QUERY.rows(user_id=user.pk))

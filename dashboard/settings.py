@@ -265,7 +265,7 @@ if DEMO:
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "dashboard.cache.RedisCache",
             "LOCATION": REDIS_URL,
             # A hung Redis must not hold a request: the rate limits fail open after this.
             "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
@@ -294,7 +294,7 @@ NUM_PROXIES = int(os.environ.get("SELFHEAL_NUM_PROXIES", "0"))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an anonymous request gets 401 with WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "dashboard.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [

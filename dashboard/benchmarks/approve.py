@@ -13,6 +13,10 @@ commit) and reports
 - queries per approval (counted on a separate pass: recording queries costs CPU itself),
 - optionally a cProfile of the timed pass.
 
+`--execute` then runs each approved decision's execution in this process as the worker's task
+does (`execution_run`, the noop executor: claim, executor call, result, audit) and reports the
+same figures per execution.
+
 The Celery messages go to a queue of their own, deleted afterwards (nothing consumes them).
 
 `run_approve_http` is the same approval over real HTTP, as the fleet benchmark's approve phase
@@ -214,11 +218,7 @@ def measure_approve(
     for pk in warm:
         code, size = approve(pk)
         assert code == 200, f"approve #{pk} answered {code}"
-    backend_pid = None
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            backend_pid = cursor.fetchone()[0]
+    backend_pid = _backend_pid()
     # CPU time, not wall time: waits for the database would otherwise dominate the profile.
     profiler = cProfile.Profile(time.process_time) if profile else None
     walls = []
@@ -245,13 +245,6 @@ def measure_approve(
         for pk in counted:
             code, size = approve(pk)
             assert code == 200, f"approve #{pk} answered {code}"
-    text = ""
-    if profiler is not None:
-        out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out).strip_dirs()
-        stats.sort_stats("cumulative").print_stats(120)
-        stats.sort_stats("tottime").print_stats(30)
-        text = out.getvalue()
     n = max(len(timed), 1)
     return ApproveCost(
         approvals=len(timed),
@@ -263,20 +256,112 @@ def measure_approve(
         wall_ms_p95=round(float(np.percentile(walls, 95)), 2) if walls else float("nan"),
         queries_per_approve=round(len(queries.captured_queries) / max(len(counted), 1), 2),
         response_bytes=size,
-        profile=text,
+        profile=_profile_text(profiler),
     )
 
 
-def run_approve_benchmark(*, decisions: int, profile: bool = False) -> ApproveCost:
+@dataclass
+class ExecuteCost:
+    executions: int
+    database: str
+    cpu_ms_per_execution: float
+    db_cpu_ms_per_execution: float | None
+    queries_per_execution: float
+    profile: str
+
+
+def _backend_pid() -> int | None:
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid: int = cursor.fetchone()[0]
+    return pid
+
+
+def _profile_text(profiler: cProfile.Profile | None, lines: int = 120) -> str:
+    if profiler is None:
+        return ""
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(lines)
+    stats.sort_stats("tottime").print_stats(30)
+    return out.getvalue()
+
+
+def measure_execute(
+    ids: list[int], *, warmup: int = 20, count_queries: int = 20, profile: bool
+) -> ExecuteCost:
+    """Run the execution of every approved decision in `ids` as the worker's task does: the
+    first `warmup` untimed, the last `count_queries` with their statements recorded."""
+    from dashboard.services.execution import execution_run
+
+    warm, timed, counted = (
+        ids[:warmup],
+        ids[warmup : len(ids) - count_queries],
+        ids[len(ids) - count_queries :],
+    )
+    for pk in warm:
+        assert execution_run(decision_id=pk, task_id="bench") == "executed"
+    backend_pid = _backend_pid()
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    db_before = _backend_cpu_seconds(backend_pid)
+    cpu_before = time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    for pk in timed:
+        assert execution_run(decision_id=pk, task_id="bench") == "executed"
+    if profiler is not None:
+        profiler.disable()
+    cpu = time.process_time() - cpu_before
+    db_after = _backend_cpu_seconds(backend_pid)
+    db_cpu = (
+        db_after - db_before
+        if db_before is not None and db_after is not None and db_after >= db_before
+        else None
+    )
+    with CaptureQueriesContext(connection) as queries:
+        for pk in counted:
+            assert execution_run(decision_id=pk, task_id="bench") == "executed"
+    n = max(len(timed), 1)
+    return ExecuteCost(
+        executions=len(timed),
+        database=connection.vendor,
+        cpu_ms_per_execution=round(1000 * cpu / n, 2),
+        db_cpu_ms_per_execution=round(1000 * db_cpu / n, 2) if db_cpu is not None else None,
+        queries_per_execution=round(len(queries.captured_queries) / max(len(counted), 1), 2),
+        profile=_profile_text(profiler),
+    )
+
+
+def execute_text(result: ExecuteCost) -> str:
+    db = (
+        f", database backend {result.db_cpu_ms_per_execution} ms"
+        if result.db_cpu_ms_per_execution is not None
+        else ""
+    )
+    return (
+        f"execute, {result.executions} executions in-process ({result.database}, noop "
+        f"executor): CPU {result.cpu_ms_per_execution} ms per execution{db}; "
+        f"{result.queries_per_execution} statements per execution"
+    )
+
+
+def run_approve_benchmark(
+    *, decisions: int, profile: bool = False, execute: bool = False
+) -> tuple[ApproveCost, ExecuteCost | None]:
     """Seed `decisions` pending decisions and an operator with a token in the current
-    (scratch) database, then measure their approvals on a Celery queue of their own."""
+    (scratch) database, then measure their approvals on a Celery queue of their own, and,
+    with `execute`, the executions of the approved decisions in this process."""
     ids = seed_pending(decisions)
     token = bench_operator()
     queue = f"bench-approve-{uuid.uuid4().hex[:6]}"
     saved = app.conf.task_default_queue
     app.conf.task_default_queue = queue
     try:
-        return measure_approve(ids, token, profile=profile)
+        approved = measure_approve(ids, token, profile=profile and not execute)
+        executed = measure_execute(ids, profile=profile) if execute else None
+        return approved, executed
     finally:
         app.conf.task_default_queue = saved
         # Nothing consumes the queue: drop what was sent (a filesystem broker keeps files).

@@ -23,6 +23,7 @@ from dashboard.executors import (
     get_executor,
 )
 from dashboard.models import Decision, DecisionState, Execution, ExecutionState, Pipeline
+from dashboard.precompiled import Precompiled
 from dashboard.services.audit import audit_record
 from dashboard.services.engine import PIPELINE_BULK_FIELDS
 from dashboard.services.lifecycle import decision_transition
@@ -63,6 +64,37 @@ def execution_enqueue(*, decision: Decision, first: bool = False) -> Execution:
     return execution
 
 
+# The claim's read: the decision, locked, with its pipeline (without its big columns) for the
+# executor's request and its execution, in one statement compiled once per process.
+_CLAIM_QUERY = Precompiled(
+    lambda decision_id: (
+        Decision.objects.select_for_update(of=("self",))
+        .select_related("pipeline", "execution")
+        .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS))
+        .filter(pk=decision_id)
+    ),
+    decision_id=int,
+)
+
+
+def _start(execution: Execution, *, expected: bool) -> bool:
+    """Mark `execution` running and count an attempt. `expected`: only if its row still has
+    the state and attempts it was read with (returns whether it did)."""
+    running = {
+        "state": ExecutionState.RUNNING,
+        "attempts": execution.attempts + 1,
+        "started_at": timezone.now(),
+    }
+    rows = Execution.objects.filter(pk=execution.pk)
+    if expected:
+        rows = rows.filter(state=execution.state, attempts=execution.attempts)
+    if not rows.update(**running):
+        return False
+    for name, value in running.items():
+        setattr(execution, name, value)
+    return True
+
+
 def _claim(decision_id: int, task_id: str) -> tuple[Execution, Decision] | None:
     """Move approved -> executing and count an attempt; returns the execution and its decision
     (with its pipeline, for the executor's request), or None when there is nothing to run.
@@ -72,16 +104,7 @@ def _claim(decision_id: int, task_id: str) -> tuple[Execution, Decision] | None:
     bound the sweeper would re-send it forever.
     """
     with transaction.atomic():
-        # The pipeline (without its big columns) comes along for the executor's request: its
-        # name and configuration are not part of the claim, and one read fewer is one query
-        # fewer per execution.
-        decision = (
-            Decision.objects.select_for_update(of=("self",))
-            .select_related("pipeline")
-            .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS))
-            .filter(pk=decision_id)
-            .first()
-        )
+        decision = _CLAIM_QUERY.first(decision_id=decision_id)
         if decision is None:
             return None
         if decision.state == DecisionState.APPROVED:
@@ -94,6 +117,18 @@ def _claim(decision_id: int, task_id: str) -> tuple[Execution, Decision] | None:
             )
         elif decision.state != DecisionState.EXECUTING:
             return None
+        # The execution came with the lock's read, but the lock's wait may have outlasted the
+        # commit that last changed it (PostgreSQL re-reads only the locked row after a wait, not
+        # the joined ones). The usual case — queued, attempts left — is started only if its
+        # row is still as read; anything else is decided on the row read afresh.
+        joined = getattr(decision, "execution", None)
+        if (
+            joined is not None
+            and joined.state in (ExecutionState.QUEUED, ExecutionState.RUNNING)
+            and joined.attempts < MAX_ATTEMPTS
+            and _start(joined, expected=True)
+        ):
+            return joined, decision
         execution = Execution.objects.filter(decision_id=decision_id).first()
         if execution is None or execution.state in (
             ExecutionState.SUCCEEDED,
@@ -109,14 +144,7 @@ def _claim(decision_id: int, task_id: str) -> tuple[Execution, Decision] | None:
             )
             return None
         # Nobody else claims while this transaction holds the decision's lock.
-        running = {
-            "state": ExecutionState.RUNNING,
-            "attempts": execution.attempts + 1,
-            "started_at": timezone.now(),
-        }
-        Execution.objects.filter(pk=execution.pk).update(**running)
-        for name, value in running.items():
-            setattr(execution, name, value)
+        _start(execution, expected=False)
         return execution, decision
 
 

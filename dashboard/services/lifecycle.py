@@ -11,12 +11,15 @@ operators clicking at once therefore get exactly one winner on SQLite and Postgr
 
 from __future__ import annotations
 
+import threading
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from dashboard.models import Decision, DecisionState
+from dashboard.precompiled import PrecompiledUpdate
 from dashboard.services.audit import Actor, audit_record
 from dashboard.services.errors import TransitionConflict
 
@@ -39,6 +42,37 @@ TERMINAL = frozenset(
         DecisionState.SUPERSEDED,
     }
 )
+
+
+# One compiled UPDATE per set of columns whose values are all strings or instants (the state,
+# `decided_at`, `finished_at`: nearly every transition); others go through the ORM.
+_UPDATES: dict[tuple[str, ...], PrecompiledUpdate[Decision]] = {}
+_LOCK = threading.Lock()
+
+
+def _update(decision_id: int, current: str, fields: dict[str, Any]) -> int:
+    """`UPDATE decision SET fields WHERE id = decision_id AND state = current`; rows changed."""
+    if not all(isinstance(value, str | datetime) for value in fields.values()):
+        return Decision.objects.filter(pk=decision_id, state=current).update(**fields)
+    names = tuple(sorted(fields))
+    shape = _UPDATES.get(names)
+    if shape is None:
+        kinds: dict[str, Any] = {
+            f"set_{name}": str if isinstance(fields[name], str) else datetime for name in names
+        }
+
+        def build(pk: int, state: str, **values: Any) -> tuple[Any, dict[str, Any]]:
+            sets = {name.removeprefix("set_"): value for name, value in values.items()}
+            return Decision.objects.filter(pk=pk, state=state), sets
+
+        with _LOCK:
+            shape = _UPDATES.setdefault(names, PrecompiledUpdate(build, pk=int, state=str, **kinds))
+    # Plain strings: the states are `TextChoices` members, which the ORM would pass as such.
+    values = {
+        f"set_{name}": str(value) if isinstance(value, str) else value
+        for name, value in ((name, fields[name]) for name in names)
+    }
+    return shape.run(pk=decision_id, state=str(current), **values)
 
 
 def decision_transition(
@@ -87,7 +121,7 @@ def decision_transition(
         # decision in between, no row changes and this caller loses cleanly.
         changed = 0
         if current in sources:
-            changed = Decision.objects.filter(pk=decision_id, state=current).update(**fields)
+            changed = _update(decision_id, current, fields)
         if changed != 1:
             conflict = Decision.objects.filter(pk=decision_id).values_list("state", flat=True).get()
         else:

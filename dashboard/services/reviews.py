@@ -24,6 +24,7 @@ from dashboard.models import (
     Review,
     Verdict,
 )
+from dashboard.precompiled import Precompiled
 from dashboard.roles import OPERATOR, has_role
 from dashboard.services.audit import audit_record
 from dashboard.services.engine import PIPELINE_BULK_FIELDS
@@ -42,7 +43,7 @@ def _check_reviewer(decision: Decision, user: User) -> list[Review]:
         raise NotAllowed("four-eyes: you requested this decision, so someone else must review it")
     # Most decisions have no review yet: a cheap query says so; only a decision that has some
     # (the second approval of a four-eyes decision) reads them whole, for the answer.
-    earlier_reviewers = list(decision.reviews.values_list("reviewer_id", flat=True))
+    earlier_reviewers = [pk for (pk,) in _REVIEWERS_QUERY.rows(decision_id=decision.pk)]
     if user.pk in earlier_reviewers:
         raise NotAllowed("four-eyes: you already approved this decision; a second operator must")
     return list(decision.reviews.select_related("reviewer")) if earlier_reviewers else []
@@ -60,18 +61,32 @@ def _review(decision: Decision, earlier: list[Review], **fields: Any) -> Review:
     return review
 
 
-def _pending(decision_id: int) -> Decision:
-    # Lock the row so that concurrent reviewers of a four-eyes decision count each other's
-    # approvals (PostgreSQL); SQLite's IMMEDIATE transactions already serialise writers.
-    # Reviews are only written under this lock, so what the reviewer check reads stays true.
-    # The related rows come along (without their big columns) so that the caller can answer
-    # with the whole decision without reading it again.
-    decision = (
+# Lock the row so that concurrent reviewers of a four-eyes decision count each other's approvals
+# (PostgreSQL); SQLite's IMMEDIATE transactions already serialise writers. The related rows come
+# along (without their big columns) so that the caller can answer with the whole decision
+# without reading it again. Both reads run on every verdict: compiled once per process.
+_PENDING_QUERY = Precompiled(
+    lambda decision_id: (
         Decision.objects.select_for_update(of=("self",))
         .select_related("pipeline", "requested_by", "policy_version")
         .defer(*(f"pipeline__{name}" for name in PIPELINE_BULK_FIELDS), "policy_version__text")
-        .get(pk=decision_id)
-    )
+        .filter(pk=decision_id)
+    ),
+    decision_id=int,
+)
+# The reviewers so far, read after the lock is held (not joined to the locking read, whose
+# joined rows may predate a review committed while it waited for the lock). Reviews are only
+# written under this lock, so what the reviewer check reads stays true.
+_REVIEWERS_QUERY = Precompiled(
+    lambda decision_id: Review.objects.filter(decision_id=decision_id).values_list("reviewer_id"),
+    decision_id=int,
+)
+
+
+def _pending(decision_id: int) -> Decision:
+    decision = _PENDING_QUERY.first(decision_id=decision_id)
+    if decision is None:
+        raise Decision.DoesNotExist("Decision matching query does not exist.")
     if decision.state != DecisionState.PENDING_APPROVAL:
         raise TransitionConflict(
             f"decision #{decision_id} is {decision.state.replace('_', ' ')}; "

@@ -6,12 +6,14 @@ WSGI handler as gunicorn would, and prints CPU ms and queries per approval (see
 `dashboard.benchmarks.approve`). Not a test: the number that tells whether the approve endpoint
 fits the latency target's CPU budget (about 8-10 ms per approval on 2 cores at 20 clients).
 
-    python manage.py bench_approve [--decisions 300] [--profile] [--json PATH]
+    python manage.py bench_approve [--decisions 300] [--profile] [--json PATH] [--execute]
     python manage.py bench_approve --http [--decisions 1000] [--clients 20]
 
 `--http` approves them over real HTTP instead: gunicorn (BENCH_WEB_WORKERS x BENCH_WEB_THREADS,
 as in the fleet benchmark) and two Celery workers executing the approvals meanwhile, on the same
-cores; it prints p50/p95/p99 and CPU per approval of each process group.
+cores; it prints p50/p95/p99 and CPU per approval of each process group. `--execute` also runs
+the approved decisions' executions in-process, as a worker's task does, and prints CPU and
+statements per execution (`--profile` then profiles the executions instead of the approvals).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
 from dashboard.benchmarks.approve import (
+    execute_text,
     http_text,
     result_json,
     result_text,
@@ -42,6 +45,9 @@ class Command(BaseCommand):
         parser.add_argument("--profile", action="store_true", help="Print a cProfile.")
         parser.add_argument("--json", type=Path, default=None)
         parser.add_argument("--http", action="store_true", help="Approve over real HTTP.")
+        parser.add_argument(
+            "--execute", action="store_true", help="Also run the executions in-process."
+        )
         parser.add_argument("--clients", type=int, default=20)
         parser.add_argument("--workers", type=int, default=2)
 
@@ -60,7 +66,9 @@ class Command(BaseCommand):
                     decisions=opts["decisions"], clients=opts["clients"], workers=opts["workers"]
                 )
             else:
-                result = run_approve_benchmark(decisions=opts["decisions"], profile=opts["profile"])
+                result, executed = run_approve_benchmark(
+                    decisions=opts["decisions"], profile=opts["profile"], execute=opts["execute"]
+                )
         finally:
             connection.creation.destroy_test_db(old_name, verbosity=0)
         if opts["http"]:
@@ -70,6 +78,10 @@ class Command(BaseCommand):
             return
         if result.profile:
             self.stdout.write(result.profile)
+        if executed is not None and executed.profile:
+            self.stdout.write(executed.profile)
         self.stdout.write(result_text(result))
+        if executed is not None:
+            self.stdout.write(execute_text(executed))
         if opts["json"]:
             opts["json"].write_text(result_json(result))
