@@ -66,6 +66,9 @@ class RegimeSupport:
         ]
         self.counts: npt.NDArray[np.float64] = np.zeros((2, len(self.actions)))
         """counts[regime, action]: outcomes of `action` in that regime."""
+        self._supported: dict[tuple[int, int], list[bool]] = {}
+        """(regime, min_samples) -> `supported`'s answer; emptied whenever the counts change
+        (a decision asks far more often than an outcome arrives)."""
 
     def regime(self, signals: Mapping[str, float]) -> int:
         """`ALARM` when some rule's condition holds on this window alone, else `QUIET`."""
@@ -79,16 +82,23 @@ class RegimeSupport:
         j = self.index.get(action)
         if j is not None:
             self.counts[self.regime(signals), j] += weight
+            self._supported.clear()
 
     def rebuild(self, experiences: Iterable[tuple[Mapping[str, float], str]]) -> None:
         """Recount from (signals, action) pairs."""
         self.counts[:] = 0.0
+        self._supported.clear()
         for signals, action in experiences:
             self.add(signals, action)
 
     def supported(self, signals: Mapping[str, float], min_samples: int) -> list[bool]:
-        """Per action: at least `min_samples` outcomes in the regime of `signals`."""
-        return [bool(c >= min_samples) for c in self.counts[self.regime(signals)].tolist()]
+        """Per action: at least `min_samples` outcomes in the regime of `signals` (a cached list:
+        read it, do not modify it)."""
+        key = (self.regime(signals), min_samples)
+        answer = self._supported.get(key)
+        if answer is None:
+            answer = self._supported[key] = [bool(c >= min_samples) for c in self.counts[key[0]]]
+        return answer
 
     def supported_matrix(
         self, raw: npt.NDArray[np.float64], min_samples: int

@@ -81,6 +81,9 @@ def masked_actions(
             reasons.setdefault(action, []).append(f"{guard.name}: {reason}")
     if not reasons:
         return {}  # the common case, kept cheap: this runs at every decision
+    if len(reasons) == 1:
+        ((name, parts),) = reasons.items()
+        return {name: parts[0] if len(parts) == 1 else "; ".join(parts)}
     ordered = [name for name in policy.actions if name in reasons]
     ordered += [name for name in reasons if name not in policy.actions]
     return {name: "; ".join(reasons[name]) for name in ordered}
@@ -142,10 +145,11 @@ def _check(
         spent = math.fsum([r.cost for r in history if r.at > since])
         if math.isnan(spent):  # a record with an unknown cost: assume the worst
             spent = math.inf
+        costs = _listed_costs(guard, policy)
+        if spent + max(costs.values(), default=0.0) <= guard.max_cost:
+            return {}  # even the dearest listed action fits (the common case)
         masked = {}
-        for action in guard.actions:
-            spec = policy.actions.get(action)
-            cost = spec.cost if spec is not None else 0.0
+        for action, cost in costs.items():
             if spent + cost > guard.max_cost:
                 masked[action] = (
                     f"spent {format_number(spent)} in {_period_text(guard)}, {action} costs "
@@ -154,6 +158,25 @@ def _check(
         return masked
 
     return {}
+
+
+_COSTS: dict[int, tuple[Guard, Policy, dict[str, float]]] = {}
+
+
+def _listed_costs(guard: Guard, policy: Policy) -> dict[str, float]:
+    """Catalogue cost of each action `guard` lists (0 when not in the catalogue), computed once
+    per (guard, policy) pair; the identity check makes a recycled id() harmless."""
+    cached = _COSTS.get(id(guard))
+    if cached is not None and cached[0] is guard and cached[1] is policy:
+        return cached[2]
+    costs = {}
+    for action in guard.actions:
+        spec = policy.actions.get(action)
+        costs[action] = spec.cost if spec is not None else 0.0
+    if len(_COSTS) > 1024:
+        _COSTS.clear()
+    _COSTS[id(guard)] = (guard, policy, costs)
+    return costs
 
 
 @functools.lru_cache(maxsize=256)
