@@ -391,14 +391,13 @@ class BayesianLinearBandit:
         cached = self._single = _SingleConstants(
             key=key,
             # One (K + K*d, d) matrix: x @ it gives every action's mean benefit and the rows
-            # of ratio * cov @ x, so that two products give the means and the variances.
+            # of b_n * cov @ x, so that two products give the means and a_n * the variances.
             stacked=np.ascontiguousarray(
-                np.concatenate(
-                    [self.mu, (self.cov * (self.b_n / self.a_n)[:, None, None]).reshape(-1, d)]
-                )
+                np.concatenate([self.mu, (self.cov * self.b_n[:, None, None]).reshape(-1, d)])
             ),
+            inverse_shape=(1.0 / self.a_n).tolist(),
             cost_mean=costs.mean.copy(),
-            cost_var=costs.scale * costs.scale,
+            cost_numerator=costs.scale * costs.scale * (costs.dof / 2.0),
             quantile=np.asarray(special.stdtrit(dof, 0.5 + level / 2.0), dtype=np.float64).tolist(),
             cost_var_list=(costs.scale * costs.scale).tolist(),
             shapes=np.ascontiguousarray(np.repeat(shapes[:, None], groups, axis=1)),
@@ -438,9 +437,10 @@ class BayesianLinearBandit:
         k, groups = c.k, c.groups
         r = c.stacked @ x
         mean = r[:k] - c.cost_mean
-        benefit_var = r[k:].reshape(k, -1) @ x  # x' (b/a cov) x: the scale^2 of x'beta
-        factors = c.shapes / rng.standard_gamma(c.shapes)  # (2K, groups) a / G
-        scales = np.concatenate((benefit_var, c.cost_var))[:, None] * factors
+        # x' (b cov) x = a * the scale^2 of x'beta; the draws are var * a / G with G ~ Gamma(a).
+        scaled = r[k:].reshape(k, -1) @ x
+        numerator = np.concatenate((scaled, c.cost_numerator))
+        scales = numerator[:, None] / rng.standard_gamma(c.shapes)  # (2K, groups)
         enough = c.enough
         cond_var = scales[:k] + scales[k:]  # variance of net value given the factors
         if reference >= 0 and enough[reference]:
@@ -469,8 +469,10 @@ class BayesianLinearBandit:
         # Intervals on 7-element lists: plain floats are cheaper than numpy calls here.
         centre = mean.tolist()
         half = [
-            q * math.sqrt(v + cv)
-            for q, v, cv in zip(c.quantile, benefit_var.tolist(), c.cost_var_list, strict=True)
+            q * math.sqrt(s * inv + cv)
+            for q, s, inv, cv in zip(
+                c.quantile, scaled.tolist(), c.inverse_shape, c.cost_var_list, strict=True
+            )
         ]
         return SingleAssessment(
             mean=centre,
@@ -491,10 +493,13 @@ class _SingleConstants:
 
     key: tuple[object, ...]
     stacked: FloatArray
-    """(K + K*d, d): every action's posterior mean, then its covariance times b_n / a_n (the
-    noise variance scale of x'beta), so that x'beta's mean and scale^2 take two products."""
+    """(K + K*d, d): every action's posterior mean, then its covariance times b_n, so that
+    x'beta's mean and a_n * its scale^2 take two products."""
+    inverse_shape: list[float]
+    """1 / a_n per action."""
     cost_mean: FloatArray
-    cost_var: FloatArray
+    cost_numerator: FloatArray
+    """cost variance * dof / 2 per action: divided by a Gamma(dof / 2) draw, a variance draw."""
     cost_var_list: list[float]
     quantile: list[float]
     """Student-t quantile of the credible interval per action (min of the two dofs)."""

@@ -800,10 +800,9 @@ class HybridController:
         counts: Sequence[int],
     ) -> dict[str, ActionEstimate]:
         """Per-action estimates from plain lists (catalogue order)."""
-        return {
-            name: ActionEstimate(mean[j], low[j], high[j], cost[j], counts[j])
-            for j, name in enumerate(self.actions)
-        }
+        return dict(
+            zip(self.actions, map(ActionEstimate, mean, low, high, cost, counts), strict=True)
+        )
 
     def _compose(
         self,
