@@ -38,36 +38,26 @@ import pstats
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from dashboard.benchmarks.fleet import approve_load, percentile, wait_for_workers
 from dashboard.benchmarks.http_client import post_closed_loop
 from dashboard.benchmarks.processes import bench_run
+from dashboard.benchmarks.seeding import seed_pending
 from dashboard.celery import app
 from dashboard.models import (
     Decision,
     DecisionState,
-    HealthCheck,
-    HealthStatus,
-    Pipeline,
-    PolicyVersion,
 )
-from dashboard.services.engine import policy_of
-from dashboard.services.policies import policies_load_shipped
 from dashboard.services.users import token_mint, user_create_with_role
 from dashboard.throttling import ReviewThrottle
-from selfheal.hybrid import HybridController
-from selfheal.signals.names import SIGNAL_NAMES
 
 
 @dataclass
@@ -91,62 +81,6 @@ def bench_operator() -> str:
     key = ReviewThrottle.cache_format % {"scope": ReviewThrottle.scope, "ident": operator.pk}
     cache.delete(key)
     return token_mint(username=operator.username)
-
-
-def seed_pending(n: int, *, pipelines: int = 50) -> list[int]:
-    """`n` pending decisions across `pipelines` pipelines, engine payloads from the real engine
-    (the default policy on drifting signals); returns their ids."""
-    policies_load_shipped(directory=settings.POLICIES_DIR, actor="system:bench")
-    version = PolicyVersion.objects.get(name="default", is_active=True)
-    controller = HybridController(policy_of(version), rng=0)
-    rng = np.random.default_rng(0)
-    now = timezone.now()
-    rows = Pipeline.objects.bulk_create(
-        Pipeline(name=f"bench-approve-{i:04d}", last_check_at=now) for i in range(pipelines)
-    )
-    checks = HealthCheck.objects.bulk_create(
-        HealthCheck(
-            pipeline=rows[i % pipelines],
-            slot=now - timedelta(minutes=i),
-            status=HealthStatus.DEGRADED,
-            signals={},
-        )
-        for i in range(n)
-    )
-    decisions = []
-    for i, check in enumerate(checks):
-        signals = {name: float(rng.uniform(0, 0.1)) for name in SIGNAL_NAMES}
-        signals["data_drift"] = float(rng.uniform(0.16, 0.5))
-        payload = controller.decide(signals, now=now, rng=i).to_dict()
-        payload["catalogue"] = list(controller.policy.action_names)
-        decisions.append(
-            Decision(
-                pipeline=check.pipeline,
-                health_check=check,
-                state=DecisionState.PENDING_APPROVAL,
-                action=payload["action"],
-                proposed_action=payload["action"],
-                layer=payload["layer"],
-                confidence=payload["confidence"] or 0.0,
-                cost=float(payload["estimates"][payload["action"]]["cost"] or 0.0),
-                needs_approval=True,
-                approval_reasons=payload["approval_reasons"],
-                approvals_required=1,
-                engine=payload,
-                explanation=payload["explanation"],
-                signals=signals,
-                autonomy_level=check.pipeline.autonomy_level,
-                policy_version=version,
-                policy_digest=version.digest,
-                expires_at=now + timedelta(hours=4),
-            )
-        )
-    Decision.objects.bulk_create(decisions, batch_size=200)
-    return list(
-        Decision.objects.filter(state=DecisionState.PENDING_APPROVAL)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
 
 
 class _Approver:
@@ -353,7 +287,7 @@ def run_approve_benchmark(
     """Seed `decisions` pending decisions and an operator with a token in the current
     (scratch) database, then measure their approvals on a Celery queue of their own, and,
     with `execute`, the executions of the approved decisions in this process."""
-    ids = seed_pending(decisions)
+    ids = seed_pending(decisions, prefix="bench-approve")
     token = bench_operator()
     queue = f"bench-approve-{uuid.uuid4().hex[:6]}"
     saved = app.conf.task_default_queue
@@ -425,7 +359,7 @@ def run_approve_http(
     """Seed `decisions` pending decisions, then approve them over HTTP with `clients`
     closed-loop clients (the first `clients` untimed, to warm the server up) while `workers`
     Celery workers execute them."""
-    ids = seed_pending(decisions)
+    ids = seed_pending(decisions, prefix="bench-approve")
     token = bench_operator()
     with bench_run("approve") as (_run, procs):
         procs.workers(workers)

@@ -23,15 +23,17 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 from django.test import Client
-from django.utils import timezone
 
-from dashboard.models import Decision, DecisionState, HealthCheck, HealthStatus, Pipeline
-from dashboard.services.engine import policy_of
-from dashboard.services.policies import policies_load_shipped
-from selfheal.hybrid import HybridController
-from selfheal.signals.names import SIGNAL_NAMES
+from dashboard.benchmarks.seeding import drifting_signals, seed_pending
 
 TARGET_MS = 300.0
+
+
+def _queue_signals(rng: np.random.Generator) -> dict[str, float]:
+    """Drifting windows with more spread, some with infrastructure failures (guards mask)."""
+    signals = drifting_signals(rng, spread=0.3)
+    signals["infra_failures"] = float(rng.integers(0, 2))
+    return signals
 
 
 class Command(BaseCommand):
@@ -67,54 +69,12 @@ class Command(BaseCommand):
             opts["json"].write_text(json.dumps(result, indent=2))
 
     def _run(self, n: int, n_pipelines: int, requests: int) -> dict[str, Any]:
-        policies_load_shipped(directory=settings.POLICIES_DIR, actor="system:bench")
-        from dashboard.models import PolicyVersion
-
-        version = PolicyVersion.objects.get(name="default", is_active=True)
-        controller = HybridController(policy_of(version), rng=0)
-        rng = np.random.default_rng(0)
-        now = timezone.now()
-        pipelines = Pipeline.objects.bulk_create(
-            Pipeline(name=f"bench-{i:04d}", last_check_at=now) for i in range(n_pipelines)
+        seed_pending(
+            n,
+            pipelines=n_pipelines,
+            signals_of=_queue_signals,
+            expires_in=lambda rng: timedelta(minutes=int(rng.integers(5, 240))),
         )
-        checks = HealthCheck.objects.bulk_create(
-            HealthCheck(
-                pipeline=pipelines[i % n_pipelines],
-                slot=now - timedelta(minutes=i),
-                status=HealthStatus.DEGRADED,
-                signals={},
-            )
-            for i in range(n)
-        )
-        rows = []
-        for i, check in enumerate(checks):
-            signals = {name: float(rng.uniform(0, 0.3)) for name in SIGNAL_NAMES}
-            signals["data_drift"] = float(rng.uniform(0.16, 0.5))
-            signals["infra_failures"] = float(rng.integers(0, 2))
-            payload = controller.decide(signals, now=now, rng=i).to_dict()
-            payload["catalogue"] = list(controller.policy.action_names)
-            rows.append(
-                Decision(
-                    pipeline=check.pipeline,
-                    health_check=check,
-                    state=DecisionState.PENDING_APPROVAL,
-                    action=payload["action"],
-                    proposed_action=payload["action"],
-                    layer=payload["layer"],
-                    confidence=payload["confidence"] or 0.0,
-                    cost=float(payload["estimates"][payload["action"]]["cost"] or 0.0),
-                    needs_approval=True,
-                    approval_reasons=payload["approval_reasons"],
-                    engine=payload,
-                    explanation=payload["explanation"],
-                    signals=signals,
-                    autonomy_level=check.pipeline.autonomy_level,
-                    policy_version=version,
-                    policy_digest=version.digest,
-                    expires_at=now + timedelta(minutes=int(rng.integers(5, 240))),
-                )
-            )
-        Decision.objects.bulk_create(rows, batch_size=200)
         admin = User.objects.create_superuser("bench", password=None)
         client = Client()
         client.force_login(admin)
