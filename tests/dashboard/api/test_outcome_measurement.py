@@ -22,26 +22,32 @@ from tests.factories import DRIFT, HEALTHY, decision_row, load_policies, make_ch
 pytestmark = pytest.mark.django_db
 
 
-def _executed_retrain(finished_ago: timedelta) -> tuple[Decision, object]:
-    version = load_policies()["default"]
-    pipeline = make_pipeline("churn-model")
-    now = timezone.now()
+def _executing(pipeline, version, action: str, *, started: timedelta) -> Decision:
+    """An executing decision on `pipeline` whose execution was queued and finished `started`
+    ago."""
     decision = decision_row(
         pipeline,
         version,
         signals=DRIFT,
         state=DecisionState.EXECUTING,
         check=make_check(pipeline, DRIFT),
-        action="retrain",
+        action=action,
     )
     decision.save()
     Execution.objects.create(
         decision=decision,
-        action="retrain",
+        action=action,
         executor="noop",
         state=ExecutionState.SUCCEEDED,
-        finished_at=now - finished_ago,
+        queued_at=timezone.now() - started,
+        finished_at=timezone.now() - started,
     )
+    return decision
+
+
+def _executed_retrain(finished_ago: timedelta) -> tuple[Decision, object]:
+    pipeline = make_pipeline("churn-model")
+    decision = _executing(pipeline, load_policies()["default"], "retrain", started=finished_ago)
     return decision, pipeline
 
 
@@ -75,28 +81,6 @@ def test_drift_gone_but_quality_still_down_is_a_failure():
     closed = Decision.objects.get(pk=decision.pk)
     assert closed.state == DecisionState.FAILED
     assert closed.outcome["benefit"] < 0
-
-
-def _executing(pipeline, version, action: str, *, started: timedelta) -> Decision:
-    """An executing decision on `pipeline` whose execution was queued `started` ago."""
-    decision = decision_row(
-        pipeline,
-        version,
-        signals=DRIFT,
-        state=DecisionState.EXECUTING,
-        check=make_check(pipeline, DRIFT),
-        action=action,
-    )
-    decision.save()
-    Execution.objects.create(
-        decision=decision,
-        action=action,
-        executor="noop",
-        state=ExecutionState.SUCCEEDED,
-        queued_at=timezone.now() - started,
-        finished_at=timezone.now() - started,
-    )
-    return decision
 
 
 def test_an_outcome_another_remedy_overlapped_is_kept_but_not_learned():
