@@ -37,6 +37,7 @@ import os
 import pstats
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,37 +145,19 @@ def measure_approve(
     """Approve every decision in `ids`: the first `warmup` untimed, the last `count_queries`
     with their queries recorded, the rest timed (and profiled when asked)."""
     approve = _Approver(token)
-    warm, timed, counted = (
-        ids[:warmup],
-        ids[warmup : len(ids) - count_queries],
-        ids[len(ids) - count_queries :],
-    )
+    warm, timed, counted = _phases(ids, warmup, count_queries)
     for pk in warm:
         code, size = approve(pk)
         assert code == 200, f"approve #{pk} answered {code}"
-    backend_pid = _backend_pid()
-    # CPU time, not wall time: waits for the database would otherwise dominate the profile.
-    profiler = cProfile.Profile(time.process_time) if profile else None
     walls = []
-    db_before = _backend_cpu_seconds(backend_pid)
-    cpu_before = time.process_time()
-    if profiler is not None:
-        profiler.enable()
-    for pk in timed:
+
+    def timed_approve(pk: int) -> None:
         started = time.perf_counter()
-        code, size = approve(pk)
+        code, _ = approve(pk)
         walls.append((time.perf_counter() - started) * 1000)
         assert code == 200, f"approve #{pk} answered {code}"
-    if profiler is not None:
-        profiler.disable()
-    cpu = time.process_time() - cpu_before
-    db_after = _backend_cpu_seconds(backend_pid)
-    # The connection may have been replaced (CONN_MAX_AGE, health checks): then no DB figure.
-    db_cpu = (
-        db_after - db_before
-        if db_before is not None and db_after is not None and db_after >= db_before
-        else None
-    )
+
+    cpu, db_cpu, profiler = _measure(timed_approve, timed, profile=profile)
     with CaptureQueriesContext(connection) as queries:
         for pk in counted:
             code, size = approve(pk)
@@ -204,6 +187,38 @@ class ExecuteCost:
     profile: str
 
 
+def _phases(ids: list[int], warmup: int, count_queries: int) -> tuple[list[int], ...]:
+    """`ids` split into the untimed warm-up, the timed run and the statement-counted tail."""
+    return ids[:warmup], ids[warmup : len(ids) - count_queries], ids[len(ids) - count_queries :]
+
+
+def _measure(
+    run: Callable[[int], None], ids: list[int], *, profile: bool
+) -> tuple[float, float | None, cProfile.Profile | None]:
+    """Run `run` on each id: this process's CPU seconds, the PostgreSQL backend's (None when
+    not measurable) and the profile (CPU time, when asked)."""
+    backend_pid = _backend_pid()
+    # CPU time, not wall time: waits for the database would otherwise dominate the profile.
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    db_before = _backend_cpu_seconds(backend_pid)
+    cpu_before = time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    for pk in ids:
+        run(pk)
+    if profiler is not None:
+        profiler.disable()
+    cpu = time.process_time() - cpu_before
+    db_after = _backend_cpu_seconds(backend_pid)
+    # The connection may have been replaced (CONN_MAX_AGE, health checks): then no DB figure.
+    db_cpu = (
+        db_after - db_before
+        if db_before is not None and db_after is not None and db_after >= db_before
+        else None
+    )
+    return cpu, db_cpu, profiler
+
+
 def _backend_pid() -> int | None:
     if connection.vendor != "postgresql":
         return None
@@ -230,30 +245,13 @@ def measure_execute(
     first `warmup` untimed, the last `count_queries` with their statements recorded."""
     from dashboard.services.execution import execution_run
 
-    warm, timed, counted = (
-        ids[:warmup],
-        ids[warmup : len(ids) - count_queries],
-        ids[len(ids) - count_queries :],
-    )
+    def run(pk: int) -> None:
+        assert execution_run(decision_id=pk, task_id="bench") == "executed"
+
+    warm, timed, counted = _phases(ids, warmup, count_queries)
     for pk in warm:
-        assert execution_run(decision_id=pk, task_id="bench") == "executed"
-    backend_pid = _backend_pid()
-    profiler = cProfile.Profile(time.process_time) if profile else None
-    db_before = _backend_cpu_seconds(backend_pid)
-    cpu_before = time.process_time()
-    if profiler is not None:
-        profiler.enable()
-    for pk in timed:
-        assert execution_run(decision_id=pk, task_id="bench") == "executed"
-    if profiler is not None:
-        profiler.disable()
-    cpu = time.process_time() - cpu_before
-    db_after = _backend_cpu_seconds(backend_pid)
-    db_cpu = (
-        db_after - db_before
-        if db_before is not None and db_after is not None and db_after >= db_before
-        else None
-    )
+        run(pk)
+    cpu, db_cpu, profiler = _measure(run, timed, profile=profile)
     with CaptureQueriesContext(connection) as queries:
         for pk in counted:
             assert execution_run(decision_id=pk, task_id="bench") == "executed"
