@@ -48,7 +48,13 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from dashboard.benchmarks.fleet import approve_load, percentile, wait_for_workers
+from dashboard.benchmarks.fleet import (
+    approve_load,
+    busy_pct,
+    cpu_ticks,
+    percentile,
+    wait_for_workers,
+)
 from dashboard.benchmarks.http_client import post_closed_loop
 from dashboard.benchmarks.processes import bench_run
 from dashboard.benchmarks.seeding import seed_pending
@@ -266,12 +272,13 @@ def measure_execute(
     )
 
 
+def _backend_text(ms: float | None) -> str:
+    """ ", database backend N ms", or nothing where the backend's CPU was not measurable."""
+    return f", database backend {ms} ms" if ms is not None else ""
+
+
 def execute_text(result: ExecuteCost) -> str:
-    db = (
-        f", database backend {result.db_cpu_ms_per_execution} ms"
-        if result.db_cpu_ms_per_execution is not None
-        else ""
-    )
+    db = _backend_text(result.db_cpu_ms_per_execution)
     return (
         f"execute, {result.executions} executions in-process ({result.database}, noop "
         f"executor): CPU {result.cpu_ms_per_execution} ms per execution{db}; "
@@ -304,11 +311,7 @@ def run_approve_benchmark(
 
 
 def result_text(result: ApproveCost) -> str:
-    db = (
-        f", database backend {result.db_cpu_ms_per_approve} ms"
-        if result.db_cpu_ms_per_approve is not None
-        else ""
-    )
+    db = _backend_text(result.db_cpu_ms_per_approve)
     return (
         f"approve, {result.approvals} approvals in-process ({result.database}, "
         f"{result.broker} broker): CPU {result.cpu_ms_per_approve} ms per approve{db}; "
@@ -341,16 +344,6 @@ class ApproveHttp:
     error_samples: list[str]
 
 
-def _cpu_ticks() -> tuple[int, int]:
-    try:
-        with open("/proc/stat") as stat:
-            fields = [int(v) for v in stat.readline().split()[1:]]
-    except OSError:
-        return 0, 0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return sum(fields) - idle, sum(fields)
-
-
 def run_approve_http(
     *, decisions: int, clients: int = 20, workers: int = 2, drain_seconds: float = 120
 ) -> ApproveHttp:
@@ -371,7 +364,7 @@ def run_approve_http(
         )
         rest = ids[clients:]
         worker_names = [f"worker{i}" for i in range(workers)]
-        busy = _cpu_ticks()
+        busy = cpu_ticks()
         web_cpu, worker_cpu = procs.cpu_seconds("web"), procs.cpu_seconds(*worker_names)
         client_cpu = time.process_time()
         started = time.perf_counter()
@@ -379,7 +372,7 @@ def run_approve_http(
         seconds = time.perf_counter() - started
         client_cpu = time.process_time() - client_cpu
         web_cpu = procs.cpu_seconds("web") - web_cpu
-        busy_pct = _cpu_ticks()
+        busy_after = cpu_ticks()
         deadline = time.monotonic() + drain_seconds
         while (
             time.monotonic() < deadline
@@ -388,7 +381,6 @@ def run_approve_http(
             time.sleep(0.2)
         worker_cpu = procs.cpu_seconds(*worker_names) - worker_cpu
     n = max(len(rest), 1)
-    total = busy_pct[1] - busy[1]
     return ApproveHttp(
         approvals=len(rest),
         clients=clients,
@@ -403,7 +395,7 @@ def run_approve_http(
         web_cpu_ms_per_approve=round(1000 * web_cpu / n, 2),
         worker_cpu_ms_per_approve=round(1000 * worker_cpu / n, 2),
         client_cpu_ms_per_approve=round(1000 * client_cpu / n, 2),
-        cpu_busy_pct=round(100 * (busy_pct[0] - busy[0]) / total, 1) if total else float("nan"),
+        cpu_busy_pct=busy_pct(busy, busy_after),
         error_samples=result.error_samples,
     )
 

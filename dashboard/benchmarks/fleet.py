@@ -66,7 +66,7 @@ class FleetResult:
     client_cpu_ms_per_approve: float
 
 
-def _cpu_ticks() -> tuple[int, int]:
+def cpu_ticks() -> tuple[int, int]:
     """(busy, total) jiffies of all CPUs since boot; (0, 0) where /proc/stat does not exist."""
     try:
         with open("/proc/stat") as stat:
@@ -77,7 +77,7 @@ def _cpu_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def _busy_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
+def busy_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
     total = after[1] - before[1]
     return round(100 * (after[0] - before[0]) / total, 1) if total > 0 else float("nan")
 
@@ -209,7 +209,7 @@ def run_fleet_benchmark(
         wait_for_workers([f"bench{i}@" for i in range(workers)])
         now = timezone.now()
         Pipeline.objects.filter(pk__in=ids).update(next_check_at=now - timedelta(seconds=1))
-        cycle_cpu = _cpu_ticks()
+        cycle_cpu = cpu_ticks()
         workers_cpu = procs.cpu_seconds()
         t0 = timezone.now()
         dispatched = checks_dispatch_due(now=t0, limit=pipelines + 10)
@@ -229,7 +229,7 @@ def run_fleet_benchmark(
                 f"only {len(created)} of {pipelines} decisions after {timeout} s; "
                 f"logs in {procs.folder}"
             )
-        cycle_cpu_busy = _busy_pct(cycle_cpu, _cpu_ticks())
+        cycle_cpu_busy = busy_pct(cycle_cpu, cpu_ticks())
         # Includes the follow-up tasks (executions, notifications) run before the last decision.
         workers_cpu = procs.cpu_seconds() - workers_cpu
         lags = [(c - t0).total_seconds() * 1000 for c in created]
@@ -246,14 +246,14 @@ def run_fleet_benchmark(
             base, token, pending[: min(clients, len(pending))], clients
         )  # warm the server up
         rest = pending[min(clients, len(pending)) :]
-        approve_cpu = _cpu_ticks()
+        approve_cpu = cpu_ticks()
         server_cpu = procs.cpu_seconds()
         client_cpu = time.process_time()
         approve_started = time.perf_counter()
         latencies, errors = approve_all(base, token, rest, clients)
         approve_seconds = time.perf_counter() - approve_started
         client_cpu = time.process_time() - client_cpu
-        approve_cpu_busy = _busy_pct(approve_cpu, _cpu_ticks())
+        approve_cpu_busy = busy_pct(approve_cpu, cpu_ticks())
         # gunicorn and the workers that execute the approved decisions meanwhile.
         server_cpu = procs.cpu_seconds() - server_cpu
         say(f"approved {len(rest)} decisions with {clients} concurrent clients")

@@ -2,16 +2,20 @@
 
 `bench_approve` and `bench_queue` both need a database full of decisions waiting for an operator,
 as the health checks would have left them: one `HealthCheck` each, spread over pipelines, the
-shipped default policy's engine payload on drifting signals.
+shipped default policy's engine payload on drifting signals — in a throwaway database, never
+the configured one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from dashboard.models import (
@@ -29,6 +33,22 @@ from selfheal.signals.names import SIGNAL_NAMES
 
 SignalsOf = Callable[[np.random.Generator], dict[str, float]]
 ExpiresIn = Callable[[np.random.Generator], timedelta]
+
+
+@contextmanager
+def throwaway_database(label: str) -> Iterator[None]:
+    """Run the block on a fresh, migrated database named after `label` (beside the configured
+    one: `var/bench-<label>.sqlite3` or `bench_<label>_<name>` on PostgreSQL), destroyed after."""
+    test = connection.settings_dict.setdefault("TEST", {})
+    if connection.vendor == "sqlite":
+        test["NAME"] = str(Path(settings.VAR_DIR) / f"bench-{label}.sqlite3")
+    else:
+        test["NAME"] = f"bench_{label}_{connection.settings_dict['NAME']}"
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        yield
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def drifting_signals(rng: np.random.Generator, *, spread: float = 0.1) -> dict[str, float]:

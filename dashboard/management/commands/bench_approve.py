@@ -23,9 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import connection
 
 from dashboard.benchmarks.approve import (
     execute_text,
@@ -35,6 +33,7 @@ from dashboard.benchmarks.approve import (
     run_approve_benchmark,
     run_approve_http,
 )
+from dashboard.benchmarks.seeding import throwaway_database
 
 
 class Command(BaseCommand):
@@ -52,15 +51,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2)
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        test = connection.settings_dict.setdefault("TEST", {})
-        if connection.vendor == "sqlite":
-            test["NAME"] = str(Path(settings.VAR_DIR) / "bench-approve.sqlite3")
-        else:
-            test["NAME"] = f"{connection.settings_dict['NAME']}_approve"
-        old_name = connection.creation.create_test_db(
-            verbosity=0, autoclobber=True, serialize=False
-        )
-        try:
+        with throwaway_database("approve"):
             if opts["http"]:
                 http = run_approve_http(
                     decisions=opts["decisions"], clients=opts["clients"], workers=opts["workers"]
@@ -69,8 +60,6 @@ class Command(BaseCommand):
                 result, executed = run_approve_benchmark(
                     decisions=opts["decisions"], profile=opts["profile"], execute=opts["execute"]
                 )
-        finally:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
         if opts["http"]:
             self.stdout.write(http_text(http))
             if opts["json"]:

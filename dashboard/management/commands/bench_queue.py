@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 from django.test import Client
 
-from dashboard.benchmarks.seeding import drifting_signals, seed_pending
+from dashboard.benchmarks.seeding import drifting_signals, seed_pending, throwaway_database
 
 TARGET_MS = 300.0
 
@@ -46,18 +45,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", type=Path, default=None)
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        test = connection.settings_dict.setdefault("TEST", {})
-        if connection.vendor == "sqlite":
-            test["NAME"] = str(Path(settings.VAR_DIR) / "bench-queue.sqlite3")
-        else:
-            test["NAME"] = f"bench_queue_{connection.settings_dict['NAME']}"
-        old_name = connection.creation.create_test_db(
-            verbosity=0, autoclobber=True, serialize=False
-        )
-        try:
+        with throwaway_database("queue"):
             result = self._run(opts["decisions"], opts["pipelines"], opts["requests"])
-        finally:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
         verdict = "met" if result["p95_ms"] <= TARGET_MS else "MISSED"
         self.stdout.write(
             f"approval queue, {result['decisions']} pending decisions ({connection.vendor}): "
