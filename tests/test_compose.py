@@ -98,6 +98,18 @@ def test_it_runs_the_same_celery_processes_as_the_procfile():
     )
     assert set(procfile) == {"web", "worker", "control", "beat"}
     for role in ("worker", "control", "beat"):
-        assert procfile[role].startswith(command(role).split(" --")[0]), role
+        started = procfile[role].removeprefix("nice -n 10 ")
+        assert started.startswith(command(role).split(" --")[0]), role
     assert "-Q ${SELFHEAL_TASK_QUEUE:-selfheal}.control" in procfile["control"]
     assert "-Q" not in procfile["worker"]
+
+
+def test_workers_yield_the_cpu_to_the_web_server_in_both_setups():
+    """Checks and executions run at a lower CPU priority than the web server and the control
+    worker: `nice` under honcho, a smaller CPU weight under compose (default weight 1024)."""
+    procfile = (ROOT / "Procfile").read_text()
+    assert "worker: nice -n 10 celery" in procfile
+    assert "control: celery" in procfile and "web: gunicorn" in procfile
+    services = COMPOSE["services"]
+    assert services["worker"]["cpu_shares"] < 1024
+    assert all("cpu_shares" not in services[name] for name in ("web", "control", "beat"))

@@ -56,7 +56,7 @@ from dashboard.benchmarks.fleet import (
     wait_for_workers,
 )
 from dashboard.benchmarks.http_client import post_closed_loop
-from dashboard.benchmarks.processes import bench_run
+from dashboard.benchmarks.processes import bench_run, web_shape
 from dashboard.benchmarks.seeding import seed_pending
 from dashboard.celery import app
 from dashboard.models import (
@@ -385,8 +385,8 @@ def run_approve_http(
         approvals=len(rest),
         clients=clients,
         workers=workers,
-        web_workers=os.environ.get("BENCH_WEB_WORKERS", "2"),
-        web_threads=os.environ.get("BENCH_WEB_THREADS", "4"),
+        web_workers=web_shape()[0],
+        web_threads=web_shape()[1],
         errors=result.errors,
         approvals_per_second=round(len(rest) / seconds, 1),
         p50_ms=round(percentile(result.latencies_ms, 50), 1),

@@ -20,6 +20,10 @@ from dashboard.queues import control_queue
 
 ROOT = Path(settings.BASE_DIR)
 
+# As the Procfile runs the workers (`nice -n 10`): on a machine they share with the web server,
+# the checks and executions yield the CPU to requests (`BENCH_WORKER_NICE=0` measures without).
+WORKER_NICE = int(os.environ.get("BENCH_WORKER_NICE", "10"))
+
 
 def database_url() -> str:
     """A DATABASE_URL for child processes that points at the database this process uses (the
@@ -29,6 +33,12 @@ def database_url() -> str:
         return f"sqlite:///{s['NAME']}"
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def web_shape() -> tuple[str, str]:
+    """gunicorn's processes and threads per process for `Processes.web`: the Procfile's four
+    synchronous processes unless BENCH_WEB_WORKERS / BENCH_WEB_THREADS say otherwise."""
+    return os.environ.get("BENCH_WEB_WORKERS", "4"), os.environ.get("BENCH_WEB_THREADS", "1")
 
 
 class Processes:
@@ -60,10 +70,11 @@ class Processes:
         self.named[name] = proc
         return proc
 
-    def _celery_worker(self, name: str, node: str, queues: str, *pool: str) -> None:
+    def _celery_worker(self, name: str, node: str, queues: str, *pool: str, nice: int = 0) -> None:
         self._start(
             name,
             [
+                *(["nice", "-n", str(nice)] if nice else []),
                 sys.executable,
                 "-m",
                 "celery",
@@ -84,7 +95,8 @@ class Processes:
 
     def workers(self, count: int) -> None:
         """`count` single-process workers on both queues, as the Procfile's worker consumes them
-        (the control queue too: round-robin, a fallback for the control worker)."""
+        (the control queue too: round-robin, a fallback for the control worker), at the
+        Procfile's lower CPU priority (`WORKER_NICE`)."""
         for i in range(count):
             self._celery_worker(
                 f"worker{i}",
@@ -92,6 +104,7 @@ class Processes:
                 f"{self.queue},{control_queue(self.queue)}",
                 "--pool",
                 "solo",
+                nice=WORKER_NICE,
             )
 
     def control_worker(self) -> None:
@@ -122,6 +135,7 @@ class Processes:
         )
 
     def web(self) -> str:
+        web_workers, web_threads = web_shape()
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
@@ -134,13 +148,16 @@ class Processes:
                 "dashboard.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
-                # One process per core, threads to overlap database round trips.
+                # As the Procfile: four synchronous processes (two per core, so that one
+                # waiting on the database leaves work for the core); threads (gthread) when
+                # BENCH_WEB_THREADS > 1.
                 "--workers",
-                os.environ.get("BENCH_WEB_WORKERS", "2"),
+                web_workers,
                 "--threads",
-                os.environ.get("BENCH_WEB_THREADS", "4"),
-                # The clients keep their connections; under load a reply can take longer than
-                # gunicorn's 2 s default keep-alive, which then drops the idle connection.
+                web_threads,
+                # Threaded workers keep the clients' connections; under load a reply can take
+                # longer than gunicorn's 2 s default keep-alive, which then drops the idle
+                # connection. (Synchronous workers close each connection after its reply.)
                 "--keep-alive",
                 "30",
                 "--log-level",

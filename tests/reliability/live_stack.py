@@ -84,6 +84,7 @@ def running_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
     use inside a test with a transactional database (the children must see committed rows)."""
     ledger = tmp_path / "ledger"
     monkeypatch.setenv("SELFHEAL_LEDGER", str(ledger))
+    monkeypatch.setenv("BENCH_WEB_WORKERS", "2")
     monkeypatch.setenv("BENCH_WEB_THREADS", "8")
     queue = f"rel-{uuid.uuid4().hex[:8]}"
     saved = app.conf.task_default_queue
