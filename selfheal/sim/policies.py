@@ -73,16 +73,19 @@ class PolicySpec:
         if self.rules_only:
             settings = replace(settings, confidence_threshold=1.0, min_samples_per_action=10**9)
         elif self.adaptive_only:
-            settings = replace(settings, exploration=1.0)
+            settings = replace(
+                settings, exploration=1.0, exploration_scope="all", exploration_max_cost=None
+            )
         else:
             settings = replace(settings, confidence_threshold=self.confidence_threshold)
             if self.exploration is not None:
-                settings = replace(settings, exploration=self.exploration)
-            if self.safe_exploration:
+                # Stated in full: the shipped file's own exploration limits do not leak in.
+                safe = self.safe_exploration
                 settings = replace(
                     settings,
-                    exploration_scope="alarms",
-                    exploration_max_cost=policy.approval.above_cost,
+                    exploration=self.exploration,
+                    exploration_scope="alarms" if safe else "all",
+                    exploration_max_cost=policy.approval.above_cost if safe else None,
                 )
         return replace(policy, hybrid=HybridSettings(**settings.__dict__))
 
