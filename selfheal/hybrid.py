@@ -16,7 +16,12 @@ From a window's signals, the pipeline's action history and the time (both passed
    it proposes another action with confidence >= `hybrid.confidence_threshold`; otherwise the
    rule's action stands. With `hybrid.exploration` = e > 0, on a share e of decisions the
    Thompson choice is used regardless (flagged `explored`, and it needs approval unless the
-   pipeline is autonomous), so that a cold start can gather evidence on every action.
+   pipeline is autonomous), so that a cold start can gather evidence on every action. Safe
+   exploration narrows this: `hybrid.exploration_scope: alarms` explores only in windows where
+   some rule's condition holds (where the rules' remedies and their alternatives compete, and
+   where overlap is missing), and `hybrid.exploration_max_cost` lets it pick only reversible
+   actions of at most that catalogue cost; any other Thompson choice leaves the rule standing.
+   Guards mask before any of this, so exploration never crosses them.
 4. The **approval gate**: ``observe`` -> every decision except a quiet one (no rule fired and
    the default action stands: nothing to approve); ``assisted`` -> when confidence <
    `approval.below_confidence`, estimated cost > `approval.above_cost`, the action is
@@ -29,9 +34,11 @@ From a window's signals, the pipeline's action history and the time (both passed
 
 The logged propensity is the probability with which this whole procedure picks the chosen action
 given the posterior draws: with t_b the Thompson share of b, w_b whether b would win the switch,
-r the rule's action and e the exploration share,
-P(a) = e t_a + (1 - e) (t_a w_a + [a = r] sum_b t_b (1 - w_b)), which is what off-policy
-evaluation (IPS / SNIPS / DR) of logged decisions needs.
+x_b whether exploration may pick b here (scope and safe-exploration limits), r the rule's action
+and e the exploration share, P(a) = t_a (w_a + e x_a (1 - w_a)) for a != r, and the rule's
+action keeps the rest, P(r) = 1 - sum_{a != r} P(a) (with x = 1 this is the unrestricted
+e t_a + (1 - e) (t_a w_a + [a = r] sum_b t_b (1 - w_b))), which is what off-policy evaluation
+(IPS / SNIPS / DR) of logged decisions needs.
 
 `decide_batch` evaluates many contexts at once with the same maths (rules and guards are
 evaluated once per distinct pattern of rule/guard conditions, the posterior draws are shared
@@ -73,7 +80,7 @@ from selfheal.policy.model import (
 )
 from selfheal.policy.rules import evaluate_rules
 from selfheal.signals.names import SIGNAL_NAMES
-from selfheal.support import RegimeSupport
+from selfheal.support import ALARM, RegimeSupport
 
 Layer = Literal["rules", "adaptive", "guard", "default"]
 LAYERS: tuple[Layer, ...] = ("rules", "adaptive", "guard", "default")
@@ -285,6 +292,14 @@ class HybridController:
         self._catalogue_cost = np.array([catalogue[a] for a in self.actions])
         self._reversible = np.array([policy.actions[a].reversible for a in self.actions])
         self._reversible_list: list[bool] = self._reversible.tolist()
+        cap = policy.hybrid.exploration_max_cost
+        self._explorable = (
+            np.ones(len(self.actions), dtype=bool)
+            if cap is None
+            else self._reversible & (self._catalogue_cost <= cap)
+        )
+        """Actions exploration may pick (`hybrid.exploration_max_cost`: safe exploration)."""
+        self._explorable_list: list[bool] = self._explorable.tolist()
         self._labels_version = -1
         self.support = RegimeSupport(policy, self.actions)
         """Outcomes per action in each rule regime: the overlap a comparison needs."""
@@ -429,7 +444,8 @@ class HybridController:
         )
         if _FORCE_VECTOR_GATE:
             here = self.support.supported(sig, self.policy.hybrid.min_samples_per_action)
-            core = self._core(x[None, :], [row], autonomy, generator, np.array([here]))
+            scope = np.array([self._explores_here(sig)])
+            core = self._core(x[None, :], [row], autonomy, generator, np.array([here]), scope)
             return self._compose(core, 0, row, sig, autonomy)
         return self._decide_one(x, row, sig, autonomy, generator)
 
@@ -464,7 +480,11 @@ class HybridController:
             raw, acc_mask, now=now, history=history, recent_signals=recent_signals
         )
         supported = self.support.supported_matrix(raw, self.policy.hybrid.min_samples_per_action)
-        core = self._core(x, rows, autonomy, generator, supported)
+        if self.policy.hybrid.exploration_scope == "alarms":
+            scope = self.support.alarm_matrix(raw)
+        else:
+            scope = np.ones(raw.shape[0], dtype=bool)
+        core = self._core(x, rows, autonomy, generator, supported, scope)
         return DecisionBatch(self, core, raw, acc_mask, autonomy, now, history, recent_signals)
 
     def _batch_rules(
@@ -516,9 +536,11 @@ class HybridController:
         autonomy: AutonomyLevel,
         rng: np.random.Generator,
         supported: BoolArray,
+        scope: BoolArray,
     ) -> _Core:
         """The switch and the approval gate, vectorised over contexts. `supported` (n, K):
-        each action has enough outcomes in the row's rule regime (`selfheal.support`)."""
+        each action has enough outcomes in the row's rule regime (`selfheal.support`); `scope`
+        (n,): exploration may happen at the row (`hybrid.exploration_scope`)."""
         policy, k, n = self.policy, len(self.actions), x.shape[0]
         index = self.index
         guard_masked = np.zeros((n, k), dtype=bool)
@@ -577,7 +599,10 @@ class HybridController:
         wins = wins_all[rows_idx, safe_chosen] & (chosen >= 0)
         exploration = float(settings.exploration)
         explore_draw = rng.random(n) < exploration if exploration > 0 else np.zeros(n, bool)
-        explored = explore_draw & ~wins & (chosen >= 0) & (chosen != rule_action)
+        # Exploration may use the Thompson choice only where the scope allows and only when the
+        # action is explorable (safe exploration: reversible, bounded catalogue cost).
+        explorable = scope[:, None] & self._explorable[None, :] & others
+        explored = explore_draw & ~wins & (chosen >= 0) & explorable[rows_idx, safe_chosen]
         use_adaptive = wins | explored
         action = np.where(use_adaptive, chosen, rule_action)
         layer = np.where(use_adaptive, _ADAPTIVE, rule_layer)
@@ -585,11 +610,11 @@ class HybridController:
         adaptive_conf = np.where(chosen >= 0, conf_all[rows_idx, safe_chosen], 0.0)
         confidence = np.where(use_adaptive, adaptive_conf, rule_conf)
 
-        # P(final action) given the draws; see the module docstring.
-        keep_rule = (share * ~wins_all).sum(axis=1)
-        probability = share * wins_all
+        # P(final action) given the draws; see the module docstring. An action other than the
+        # rule's is final when it wins, or else when it is explored; the rest stays with the rule.
+        probability = share * np.where(wins_all, 1.0, exploration * explorable)
+        keep_rule = share.sum(axis=1) - probability.sum(axis=1)
         probability[rows_idx, rule_action] += keep_rule
-        probability = exploration * share + (1.0 - exploration) * probability
         probability[~any_allowed] = 0.0
         probability[~any_allowed, rule_action[~any_allowed]] = 1.0
         propensity = probability[rows_idx, action]
@@ -647,6 +672,11 @@ class HybridController:
             cost=cost.copy(),
             counts=self.bandit.n.copy(),
         )
+
+    def _explores_here(self, signals: Mapping[str, float]) -> bool:
+        """Whether `hybrid.exploration_scope` lets exploration happen at this window."""
+        scope = self.policy.hybrid.exploration_scope
+        return scope == "all" or self.support.regime(signals) == ALARM
 
     def _rule_layer(self, row: _RowRules) -> tuple[int, bool]:
         """The layer behind the rule proposal (rules, default or guard) and whether a
@@ -715,8 +745,17 @@ class HybridController:
             and conf_all[chosen] >= threshold
         )
         exploration = float(settings.exploration)
+        explorable = self._explorable_list
+        if exploration > 0 and not self._explores_here(signals):
+            explorable = [False] * k  # out of `hybrid.exploration_scope`: no draw is used
         explore_draw = bool(rng.random() < exploration) if exploration > 0 else False
-        explored = explore_draw and not wins and any_allowed and chosen != rule_action
+        explored = (
+            explore_draw
+            and not wins
+            and any_allowed
+            and chosen != rule_action
+            and explorable[chosen]
+        )
         use_adaptive = wins or explored
         action = chosen if use_adaptive else rule_action
         layer = _ADAPTIVE if use_adaptive else rule_layer
@@ -726,18 +765,19 @@ class HybridController:
         confidence = adaptive_conf if use_adaptive else rule_conf
         # P(final action) given the draws (see the module docstring); only the chosen action's
         # is needed here. An action other than the rule's is final only through a win (or
-        # exploration); the rule's also keeps the share of every action that would not win.
+        # exploration); the rule's keeps the share of every action that is neither.
         if any_allowed:
-            s = share[action]
-            propensity = exploration * s + (1.0 - exploration) * (s if wins else 0.0)
-            if action == rule_action:
-                keep_rule = 0.0
+            if action != rule_action:
+                propensity = share[action] if wins else exploration * share[action]
+            else:
+                propensity = 1.0
                 for b in range(k):
-                    if not (
-                        rule_enough and b != rule_action and enough[b] and conf_all[b] >= threshold
-                    ):
-                        keep_rule += share[b]
-                propensity += (1.0 - exploration) * keep_rule
+                    if b == rule_action:
+                        continue
+                    if rule_enough and enough[b] and conf_all[b] >= threshold:
+                        propensity -= share[b]
+                    elif explorable[b]:
+                        propensity -= exploration * share[b]
         else:
             propensity = 1.0
         cost = view.cost

@@ -105,9 +105,13 @@ class RegimeSupport:
     ) -> npt.NDArray[np.bool_]:
         """`supported` for an (n, 10) array of raw signals in `SIGNAL_NAMES` order -> (n, K)."""
         enough = self.counts >= min_samples
+        return enough[self.alarm_matrix(raw).astype(np.intp)]
+
+    def alarm_matrix(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        """(n,) whether each row of an (n, 10) array of raw signals is in the `ALARM` regime."""
         alarm = np.zeros(raw.shape[0], dtype=bool)
         for signal, compare, threshold in self._array_tests:
             # A rule on a signal outside SIGNAL_NAMES reads 0, as `regime` does.
             column = raw[:, _COLUMN[signal]] if signal in _COLUMN else np.zeros(raw.shape[0])
             alarm |= compare(column, threshold)
-        return enough[alarm.astype(np.intp)]
+        return alarm

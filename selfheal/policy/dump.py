@@ -111,17 +111,23 @@ def dump_policy(policy: Policy) -> str:
     approval["expires_after"] = format_duration(policy.approval.expires_after_minutes)
     approval["on_expiry"] = policy.approval.on_expiry
     approval["disagreement_margin"] = _number(policy.approval.disagreement_margin)
+    hybrid: dict[str, Any] = {
+        "confidence_threshold": _number(policy.hybrid.confidence_threshold),
+        "min_samples_per_action": policy.hybrid.min_samples_per_action,
+        "memory_size": policy.hybrid.memory_size,
+        "exploration": _number(policy.hybrid.exploration),
+    }
+    # Written only when not the defaults, so that older policies dump as they did.
+    if policy.hybrid.exploration_scope != "all":
+        hybrid["exploration_scope"] = policy.hybrid.exploration_scope
+    if policy.hybrid.exploration_max_cost is not None:
+        hybrid["exploration_max_cost"] = _number(policy.hybrid.exploration_max_cost)
     document = {
         "version": policy.version,
         "actions": actions,
         "policies": rules,
         "guards": [_guard(guard) for guard in policy.guards],
-        "hybrid": {
-            "confidence_threshold": _number(policy.hybrid.confidence_threshold),
-            "min_samples_per_action": policy.hybrid.min_samples_per_action,
-            "memory_size": policy.hybrid.memory_size,
-            "exploration": _number(policy.hybrid.exploration),
-        },
+        "hybrid": hybrid,
         "approval": approval,
         "autonomy": {
             "initial": policy.autonomy.initial,

@@ -50,6 +50,7 @@ from selfheal.policy.model import (
     ApprovalSettings,
     AutonomyLevel,
     AutonomySettings,
+    ExplorationScope,
     Guard,
     HybridSettings,
     OnExpiry,
@@ -329,6 +330,11 @@ def _read_settings(
         ),
         "memory_size": ("memory_size", lambda n, p: check.integer(n, p, low=1, high=10_000_000)),
         "exploration": ("exploration", lambda n, p: number(n, p, low=0.0, high=1.0)),
+        "exploration_scope": (
+            "exploration_scope",
+            lambda n, p: check.choice(n, p, get_args(ExplorationScope)),
+        ),
+        "exploration_max_cost": ("exploration_max_cost", lambda n, p: number(n, p, low=0.0)),
     }
     cost: Reader = lambda n, p: number(n, p, low=0.0)  # noqa: E731
     approval_readers: dict[str, tuple[str, Reader]] = {

@@ -15,6 +15,7 @@ from typing import Literal
 Comparison = Literal[">=", ">", "<=", "<"]
 OnExpiry = Literal["rules", "none", "escalate"]
 AutonomyLevel = Literal["observe", "assisted", "autonomous"]
+ExplorationScope = Literal["all", "alarms"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,12 @@ class HybridSettings:
     memory_size: int = 1000
     exploration: float = 0.0
     """Share of decisions on which the adaptive layer may explore within guards (0 = greedy TS)."""
+    exploration_scope: ExplorationScope = "all"
+    """Where exploration may happen: ``all`` decisions, or only ``alarms`` (windows where some
+    rule's condition holds: the rule regime of `selfheal.support`)."""
+    exploration_max_cost: float | None = None
+    """When set, exploration may pick only reversible actions whose catalogue cost is at most
+    this (safe exploration); None: any guard-allowed action."""
 
 
 @dataclass(frozen=True)

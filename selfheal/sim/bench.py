@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from selfheal.sim.offpolicy import check as ope_check
-from selfheal.sim.policies import EXPLORING_VARIANT, PolicySpec, hybrid_name, standard_policies
+from selfheal.sim.policies import VARIANTS, PolicySpec, hybrid_name, standard_policies
 from selfheal.sim.runner import load_engine_policy, run_policy
 from selfheal.sim.scenario import Scenario, load_scenario
 from selfheal.sim.world import World
@@ -234,17 +234,23 @@ def aggregate(scenario: Scenario, results: list[dict[str, Any]]) -> dict[str, An
         "signal_evaluations_per_seed": float(np.mean([r["signal_evaluations"] for r in results])),
     }
     report["targets"] = targets(report)
-    if EXPLORING_VARIANT in policies:
-        calibration, learning = hybrid_findings(results, EXPLORING_VARIANT)
-        variant = {**report, "hybrid": EXPLORING_VARIANT}
+    report["variants"] = []
+    for name, what in VARIANTS.items():
+        if name not in policies:
+            continue
+        calibration, learning = hybrid_findings(results, name)
+        variant = {**report, "hybrid": name}
         variant.update(calibration=calibration, learning=learning, ope={})
         variant.pop("wall_seconds", None)
-        report["variant"] = {
-            "policy": EXPLORING_VARIANT,
-            "calibration": calibration,
-            "learning": learning,
-            "targets": targets(variant),
-        }
+        report["variants"].append(
+            {
+                "policy": name,
+                "description": what,
+                "calibration": calibration,
+                "learning": learning,
+                "targets": targets(variant),
+            }
+        )
     return report
 
 
@@ -336,14 +342,16 @@ def format_report(report: dict[str, Any]) -> str:
         f"ticks, {report['seeds']} paired seeds (means over seeds)",
         "",
     ]
+    width = max(20, *(len(name) for name in report["policies"]))
     header = (
-        f"{'policy':20s} {'cost':>9s} {'value':>9s} {'net':>9s} {'regret':>9s} "
+        f"{'policy':{width}s} {'cost':>9s} {'value':>9s} {'net':>9s} {'regret':>9s} "
         f"{'unneeded':>8s} {'TTR h':>6s} {'approv':>7s} {'expired':>7s} {'guard_v':>7s}"
     )
     lines += [header, "-" * len(header)]
     for name, s in report["policies"].items():
         lines.append(
-            f"{name:20s} {s['cost']:9.0f} {s['value']:9.0f} {s['net']:9.0f} {s['regret']:9.0f} "
+            f"{name:{width}s} {s['cost']:9.0f} {s['value']:9.0f} {s['net']:9.0f} "
+            f"{s['regret']:9.0f} "
             f"{s['unnecessary_actions']:8.1f} {s['time_to_remediate_h']:6.1f} "
             f"{s['approvals']:7.1f} {s['expired']:7.1f} {s['guard_violations']:7.1f}"
         )
@@ -383,12 +391,11 @@ def format_report(report: dict[str, Any]) -> str:
         ]
     lines += ["", "targets (issue 4), as measured"]
     lines += _target_lines(report["targets"])
-    variant = report.get("variant")
-    if variant:
+    for variant in report.get("variants", []):
         name = variant["policy"]
         lines += [
             "",
-            f"not shipped: {name} (the shipped hybrid with exploration 0.1), same measures",
+            f"not shipped: {name} ({variant['description']}), same measures",
             f"  calibration of its adaptive confidence: ECE {variant['calibration']['error']:.3f}"
             f" ({sum(p['count'] for p in variant['calibration']['curve'])} pairs)",
         ]

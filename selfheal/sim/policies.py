@@ -18,7 +18,10 @@ the hybrids go through the approval gate and the simulated operator, with progre
 ``hybrid@0.8+explore0.1`` is **not** a shipped setting: the shipped hybrid with
 ``hybrid.exploration`` 0.1 instead of 0, a labelled extra variant that shows what the adaptive
 layer does once it gathers evidence on actions the rules never pick (the shipped defaults are
-unchanged; the targets are stated for the shipped hybrid).
+unchanged; the targets are stated for the shipped hybrid). ``hybrid@0.8+safe-explore0.1`` is
+the same share of *safe* exploration: only in alarms (``exploration_scope: alarms``) and only
+reversible actions whose catalogue cost is at most the policy's ``approval.above_cost``
+(``exploration_max_cost``; in the shipped policy everything but retrain), also not shipped.
 
 ``oracle`` knows the events: it takes the guard-allowed action with the highest exact expected
 net value (``World.action_values``), so its regret is zero by definition.
@@ -60,6 +63,9 @@ class PolicySpec:
     """``randomised`` only: share of uniformly random decisions."""
     exploration: float | None = None
     """Hybrid variants only: ``hybrid.exploration`` instead of the shipped policy's."""
+    safe_exploration: bool = False
+    """Hybrid variants only: explore only in alarms, only reversible actions of catalogue cost
+    at most ``approval.above_cost``."""
 
     def engine_policy(self, policy: Policy) -> Policy:
         """The shipped policy with this spec's hybrid settings."""
@@ -67,16 +73,35 @@ class PolicySpec:
         if self.rules_only:
             settings = replace(settings, confidence_threshold=1.0, min_samples_per_action=10**9)
         elif self.adaptive_only:
-            settings = replace(settings, exploration=1.0)
+            settings = replace(
+                settings, exploration=1.0, exploration_scope="all", exploration_max_cost=None
+            )
         else:
             settings = replace(settings, confidence_threshold=self.confidence_threshold)
             if self.exploration is not None:
-                settings = replace(settings, exploration=self.exploration)
+                # Stated in full: the shipped file's own exploration limits do not leak in.
+                safe = self.safe_exploration
+                settings = replace(
+                    settings,
+                    exploration=self.exploration,
+                    exploration_scope="alarms" if safe else "all",
+                    exploration_max_cost=policy.approval.above_cost if safe else None,
+                )
         return replace(policy, hybrid=HybridSettings(**settings.__dict__))
 
 
 EXPLORING_VARIANT = "hybrid@0.8+explore0.1"
-"""The labelled non-shipped variant: the shipped hybrid with exploration 0.1."""
+"""A labelled non-shipped variant: the shipped hybrid with exploration 0.1."""
+SAFE_EXPLORING_VARIANT = "hybrid@0.8+safe-explore0.1"
+"""A labelled non-shipped variant: the shipped hybrid with safe exploration 0.1 (see above)."""
+VARIANTS = {
+    EXPLORING_VARIANT: "the shipped hybrid with exploration 0.1",
+    SAFE_EXPLORING_VARIANT: (
+        "the shipped hybrid with exploration 0.1 only in alarms, reversible actions costing at "
+        "most approval.above_cost"
+    ),
+}
+"""The labelled non-shipped variants and what each changes."""
 
 
 def hybrid_name(threshold: float) -> str:
@@ -95,5 +120,14 @@ def standard_policies(thresholds: tuple[float, ...]) -> list[PolicySpec]:
     ]
     specs += [PolicySpec(hybrid_name(t), "engine", confidence_threshold=t) for t in thresholds]
     specs.append(PolicySpec(EXPLORING_VARIANT, "engine", confidence_threshold=0.8, exploration=0.1))
+    specs.append(
+        PolicySpec(
+            SAFE_EXPLORING_VARIANT,
+            "engine",
+            confidence_threshold=0.8,
+            exploration=0.1,
+            safe_exploration=True,
+        )
+    )
     specs.append(PolicySpec("oracle", "oracle"))
     return specs

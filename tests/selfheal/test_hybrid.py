@@ -88,6 +88,8 @@ def policies(draw, exploration=st.just(0.0)):
             confidence_threshold=draw(st.floats(0.5, 1.0)),
             min_samples_per_action=draw(st.integers(1, 30)),
             exploration=draw(exploration),
+            exploration_scope=draw(st.sampled_from(["all", "alarms"])),
+            exploration_max_cost=draw(st.one_of(st.none(), st.floats(0, 700))),
         ),
         approval=ApprovalSettings(
             below_confidence=draw(st.floats(0, 1)),
@@ -203,7 +205,25 @@ def check_decision(policy, controller, signals, history, autonomy, decision):
     assert decision.four_eyes == four_eyes
     assert bool(decision.approval_reasons) == needs
     assert 0.0 < decision.propensity <= 1.0
+    if decision.explored:
+        # Safe exploration: only in scope, only actions within its limits.
+        hybrid = policy.hybrid
+        if hybrid.exploration_scope == "alarms":
+            assert any(_rule_condition_holds(rule, signals) for rule in policy.rules)
+        if hybrid.exploration_max_cost is not None:
+            spec = policy.actions[decision.action]
+            assert spec.reversible and spec.cost <= hybrid.exploration_max_cost
     json.dumps(decision.to_dict(), allow_nan=False)
+
+
+def _rule_condition_holds(rule, signals):
+    value = float(signals.get(rule.signal, 0.0))
+    return {
+        ">=": value >= rule.threshold,
+        ">": value > rule.threshold,
+        "<=": value <= rule.threshold,
+        "<": value < rule.threshold,
+    }[rule.op]
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -501,6 +521,42 @@ def test_it_logs_the_probability_of_the_whole_procedure_not_just_the_bandit():
     frequency = np.bincount(batch.actions, minlength=len(ACTIONS)) / len(batch)
     np.testing.assert_allclose(frequency, batch.probabilities[0], atol=0.03)
     assert len(set(batch.actions.tolist())) > 1
+
+
+def test_its_safe_exploration_stays_in_alarms_and_within_its_limits():
+    base = load_policy(DEFAULT_POLICY.read_text())
+    policy = dataclasses.replace(
+        base,
+        hybrid=dataclasses.replace(
+            base.hybrid,
+            exploration=0.5,
+            exploration_scope="alarms",
+            exploration_max_cost=30,
+        ),
+    )
+    controller = warm_controller(policy, 8, 50)
+    alarm = {"data_drift": 0.2, "latency_ratio": 1.5}  # high_data_drift fires: retrain
+    quiet = {"data_drift": 0.05, "latency_ratio": 1.1}
+    raw = np.array([[w.get(n, 0.0) for n in SIGNAL_NAMES] for w in [alarm] * 3000 + [quiet] * 3000])
+    batch = controller.decide_batch(raw, now=NOW, rng=5)
+    names = np.array(batch.action_names)
+    alarm_rows, quiet_rows = slice(0, 3000), slice(3000, None)
+    # Quiet windows never explore: the default stands unless the adaptive layer wins.
+    assert set(names[batch.actions[quiet_rows]]) == {"none"}
+    # In alarms, exploration picks only reversible actions of catalogue cost <= 30.
+    explored = set(names[batch.actions[alarm_rows]]) - {"retrain"}
+    assert explored, "half of the alarm decisions may explore"
+    for action in explored:
+        assert policy.actions[action].reversible and policy.actions[action].cost <= 30
+    # The logged probabilities are those of the whole procedure, limits included.
+    frequency = np.bincount(batch.actions[alarm_rows], minlength=len(ACTIONS)) / 3000
+    np.testing.assert_allclose(frequency, batch.probabilities[0], atol=0.03)
+    for i in (0, 1, 2, 3000):
+        decision = controller.decide(
+            dict(zip(SIGNAL_NAMES, raw[i].tolist())), now=NOW, rng=i, autonomy="autonomous"
+        )
+        if decision.explored:
+            assert decision.action in explored and decision.needs_approval is False
 
 
 def test_observe_mode_asks_about_alarms_but_not_about_quiet_checks():

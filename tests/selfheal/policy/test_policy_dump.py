@@ -140,6 +140,8 @@ def policies(draw):
             min_samples_per_action=draw(st.integers(0, 1000)),
             memory_size=draw(st.integers(1, 100_000)),
             exploration=draw(UNIT),
+            exploration_scope=draw(st.sampled_from(["all", "alarms"])),
+            exploration_max_cost=draw(st.none() | COSTS),
         ),
         approval=ApprovalSettings(
             below_confidence=draw(UNIT),

@@ -167,6 +167,26 @@ def test_it_accepts_quoted_names_that_look_like_booleans(base_text):
     assert load_policy(text).rules[1].action == "on"
 
 
+def test_it_reads_safe_exploration_settings(base_text):
+    text = edit(
+        base_text,
+        "min_samples_per_action: 20",
+        "min_samples_per_action: 20, exploration: 0.05, exploration_scope: alarms, "
+        "exploration_max_cost: 40",
+    )
+
+    hybrid = load_policy(text).hybrid
+    assert (hybrid.exploration, hybrid.exploration_scope, hybrid.exploration_max_cost) == (
+        0.05,
+        "alarms",
+        40.0,
+    )
+    with pytest.raises(PolicyError, match="hybrid.exploration_scope"):
+        load_policy(edit(text, "exploration_scope: alarms", "exploration_scope: quiet"))
+    with pytest.raises(PolicyError, match="hybrid.exploration_max_cost"):
+        load_policy(edit(text, "exploration_max_cost: 40", "exploration_max_cost: -1"))
+
+
 # Each case: (id, old text, new text, field named, line); the document is BASE with one edit.
 MALFORMED = [
     # unknown keys, at every level
