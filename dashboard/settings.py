@@ -131,6 +131,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests that start real worker processes need a database file those processes can open.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-selfheal.sqlite3")}
+elif env_bool("DB_SERVER_SIDE_BINDING", default=True):
+    # PostgreSQL: parameters bound by the server (psycopg 3), so that psycopg prepares a
+    # statement it has run five times on a connection and the server stops parsing and
+    # planning it again: the few statement shapes every check, approval and execution runs
+    # cost the database about half the CPU. Set DB_SERVER_SIDE_BINDING=false behind a
+    # transaction-pooling PgBouncer that does not keep prepared statements.
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
