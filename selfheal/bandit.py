@@ -388,16 +388,21 @@ class BayesianLinearBandit:
         groups = _groups(n_draws)
         shapes = np.concatenate([self.a_n, costs.dof / 2.0])
         dof = np.minimum(2.0 * self.a_n, costs.dof)
+        # Rows whose product with x (x[0] = 1) is each cost numerator, d per action, so that
+        # the second product yields the benefit and the cost numerators at once.
+        cost_rows = np.zeros((k * d, d))
+        cost_rows[::d, 0] = costs.scale * costs.scale * (costs.dof / 2.0)
         cached = self._single = _SingleConstants(
             key=key,
             # One (K + K*d, d) matrix: x @ it gives every action's mean benefit and the rows
             # of b_n * cov @ x, so that two products give the means and a_n * the variances.
             stacked=np.ascontiguousarray(
-                np.concatenate([self.mu, (self.cov * self.b_n[:, None, None]).reshape(-1, d)])
+                np.concatenate(
+                    [self.mu, (self.cov * self.b_n[:, None, None]).reshape(-1, d), cost_rows]
+                )
             ),
             inverse_shape=(1.0 / self.a_n).tolist(),
-            cost_mean=costs.mean.copy(),
-            cost_numerator=costs.scale * costs.scale * (costs.dof / 2.0),
+            cost_mean=costs.mean[:, None].copy(),
             quantile=np.asarray(special.stdtrit(dof, 0.5 + level / 2.0), dtype=np.float64).tolist(),
             cost_var_list=(costs.scale * costs.scale).tolist(),
             shapes=np.ascontiguousarray(np.repeat(shapes[:, None], groups, axis=1)),
@@ -435,17 +440,18 @@ class BayesianLinearBandit:
         """
         c = self._single_constants(costs, n_draws, min_samples, level)
         k, groups = c.k, c.groups
-        r = c.stacked @ x
-        mean = r[:k] - c.cost_mean
-        # x' (b cov) x = a * the scale^2 of x'beta; the draws are var * a / G with G ~ Gamma(a).
-        scaled = r[k:].reshape(k, -1) @ x
-        numerator = np.concatenate((scaled, c.cost_numerator))
-        scales = numerator[:, None] / rng.standard_gamma(c.shapes)  # (2K, groups)
+        # Column vectors throughout, so that nothing needs a new axis to broadcast.
+        r = c.stacked @ x[:, None]
+        mean = r[:k] - c.cost_mean  # (K, 1)
+        # x' (b cov) x = a * the scale^2 of x'beta, then the cost numerators (constant rows of
+        # `stacked`, exact since x[0] = 1); the draws are var * a / G with G ~ Gamma(a).
+        numerator = r[k:].reshape(2 * k, -1) @ x[:, None]  # (2K, 1)
+        scales = numerator / rng.standard_gamma(c.shapes)  # (2K, groups)
         enough = c.enough
         cond_var = scales[:k] + scales[k:]  # variance of net value given the factors
         if reference >= 0 and enough[reference]:
             spread = np.sqrt(cond_var + cond_var[reference])
-            prob = special.ndtr((mean - mean[reference])[:, None] / spread)
+            prob = special.ndtr((mean - mean[reference]) / spread)
             sums = np.add.reduce(prob, axis=1).tolist()
             sums[reference] = groups  # the reference is as good as itself
             confidence = [s / groups if ok else 0.0 for s, ok in zip(sums, enough, strict=True)]
@@ -454,36 +460,39 @@ class BayesianLinearBandit:
         # Given the variance factors, benefit and cost noise are independent normals, so their
         # difference is one normal of the summed variance: one draw per action and draw.
         z = rng.standard_normal((k, groups, c.per_group), dtype=np.float32)
-        net = mean[:, None] + (np.sqrt(cond_var)[:, :, None] * z).reshape(k, n_draws)
-        masked = [j for j, ok in enumerate(allowed) if not ok]
-        if len(masked) == k:
+        net = np.multiply(np.sqrt(cond_var)[:, :, None], z).reshape(k, n_draws)
+        net += mean
+        n_masked = 0
+        for j, ok in enumerate(allowed):
+            if not ok:
+                net[j] = -np.inf
+                n_masked += 1
+        if n_masked == k:
             chosen, share = -1, [0.0] * k
         else:
-            if masked:
-                net[masked] = -np.inf
             best = net.argmax(axis=0)
             share = [b / n_draws for b in np.bincount(best, minlength=k).tolist()]
             # One draw, uniformly picked, is the Thompson sample (`random` is a far cheaper
             # call than `integers`); the share over all of them is its propensity.
             chosen = int(best[int(rng.random() * n_draws)])
         # Intervals on 7-element lists: plain floats are cheaper than numpy calls here.
-        centre = mean.tolist()
+        centre = mean[:, 0].tolist()
         half = [
             q * math.sqrt(s * inv + cv)
             for q, s, inv, cv in zip(
-                c.quantile, scaled.tolist(), c.inverse_shape, c.cost_var_list, strict=True
+                c.quantile, numerator[:k, 0].tolist(), c.inverse_shape, c.cost_var_list, strict=True
             )
         ]
         return SingleAssessment(
-            mean=centre,
-            low=[m - h for m, h in zip(centre, half, strict=True)],
-            high=[m + h for m, h in zip(centre, half, strict=True)],
-            chosen=chosen,
-            share=share,
-            confidence=confidence,
-            enough=enough,
-            cost=c.cost,
-            counts=c.counts,
+            centre,
+            [m - h for m, h in zip(centre, half, strict=True)],
+            [m + h for m, h in zip(centre, half, strict=True)],
+            chosen,
+            share,
+            confidence,
+            enough,
+            c.cost,
+            c.counts,
         )
 
 
@@ -493,13 +502,14 @@ class _SingleConstants:
 
     key: tuple[object, ...]
     stacked: FloatArray
-    """(K + K*d, d): every action's posterior mean, then its covariance times b_n, so that
-    x'beta's mean and a_n * its scale^2 take two products."""
+    """(K + 2*K*d, d): every action's posterior mean, then its covariance times b_n, then d
+    rows per action whose product with x is (cost variance * dof / 2, 0, ..., 0), so that two
+    products give x'beta's mean, a_n * its scale^2 and the cost numerators (a cost variance
+    draw is the numerator divided by a Gamma(dof / 2) draw)."""
     inverse_shape: list[float]
     """1 / a_n per action."""
     cost_mean: FloatArray
-    cost_numerator: FloatArray
-    """cost variance * dof / 2 per action: divided by a Gamma(dof / 2) draw, a variance draw."""
+    """(K, 1) posterior mean cost."""
     cost_var_list: list[float]
     quantile: list[float]
     """Student-t quantile of the credible interval per action (min of the two dofs)."""
