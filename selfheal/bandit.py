@@ -388,24 +388,24 @@ class BayesianLinearBandit:
         groups = _groups(n_draws)
         shapes = np.concatenate([self.a_n, costs.dof / 2.0])
         dof = np.minimum(2.0 * self.a_n, costs.dof)
-        # Rows whose product with x (x[0] = 1) is each cost numerator, d per action, so that
+        # The mean net value is (mu - cost e_0)' x, since x[0] = 1.
+        net_mu = self.mu.copy()
+        net_mu[:, 0] -= costs.mean
+        # Rows whose product with x is (2 * cost numerator, 0, ..., 0), d per action, so that
         # the second product yields the benefit and the cost numerators at once.
         cost_rows = np.zeros((k * d, d))
-        cost_rows[::d, 0] = costs.scale * costs.scale * (costs.dof / 2.0)
+        cost_rows[::d, 0] = costs.scale * costs.scale * costs.dof
         cached = self._single = _SingleConstants(
             key=key,
-            # One (K + K*d, d) matrix: x @ it gives every action's mean benefit and the rows
-            # of b_n * cov @ x, so that two products give the means and a_n * the variances.
             stacked=np.ascontiguousarray(
                 np.concatenate(
-                    [self.mu, (self.cov * self.b_n[:, None, None]).reshape(-1, d), cost_rows]
+                    [net_mu, (self.cov * (2.0 * self.b_n)[:, None, None]).reshape(-1, d), cost_rows]
                 )
             ),
-            inverse_shape=(1.0 / self.a_n).tolist(),
-            cost_mean=costs.mean[:, None].copy(),
+            half_inverse_shape=(0.5 / self.a_n).tolist(),
             quantile=np.asarray(special.stdtrit(dof, 0.5 + level / 2.0), dtype=np.float64).tolist(),
             cost_var_list=(costs.scale * costs.scale).tolist(),
-            shapes=np.ascontiguousarray(np.repeat(shapes[:, None], groups, axis=1)),
+            shapes=np.ascontiguousarray(np.repeat(2.0 * shapes[:, None], groups, axis=1)),
             enough=[bool(n >= min_samples) for n in self.n.tolist()],
             cost=costs.mean.tolist(),
             counts=[int(n) for n in self.n.tolist()],
@@ -430,9 +430,9 @@ class BayesianLinearBandit:
         values (a test checks it against the batch path's distribution).
 
         The same maths as `assess`: per action `groups` noise-variance draws for the benefit
-        and for the cost (one gamma call), then the net-value noise of every Thompson draw (one
-        normal call: given the variance draws, benefit and cost noise are independent normals,
-        so their difference is a single normal of variance v); the confidence is the
+        and for the cost (one chi-square call), then the net-value noise of every Thompson
+        draw (one normal call: given the variance draws, benefit and cost noise are independent
+        normals, so their difference is a single normal of variance v); the confidence is the
         Rao-Blackwellised average of Phi((m_b - m_r) / sqrt(v_b + v_r)) over the variance
         draws, with v = benefit_var * f_benefit + cost_var * f_cost. What depends only on the
         posteriors (means, covariances, t quantiles, gamma shapes) is
@@ -442,11 +442,13 @@ class BayesianLinearBandit:
         k, groups = c.k, c.groups
         # Column vectors throughout, so that nothing needs a new axis to broadcast.
         r = c.stacked @ x[:, None]
-        mean = r[:k] - c.cost_mean  # (K, 1)
-        # x' (b cov) x = a * the scale^2 of x'beta, then the cost numerators (constant rows of
-        # `stacked`, exact since x[0] = 1); the draws are var * a / G with G ~ Gamma(a).
+        mean = r[:k]  # (K, 1) mean net value
+        # 2 x' (b cov) x = 2 a * the scale^2 of x'beta, then the cost numerators (constant
+        # rows of `stacked`, exact since x[0] = 1). A variance draw is var * a / G with
+        # G ~ Gamma(a), drawn as C / 2 with C ~ chi^2(2 a): exactly numpy's gamma variate
+        # (its chi-square is twice a gamma draw), with a cheaper argument check.
         numerator = r[k:].reshape(2 * k, -1) @ x[:, None]  # (2K, 1)
-        scales = numerator / rng.standard_gamma(c.shapes)  # (2K, groups)
+        scales = numerator / rng.chisquare(c.shapes)  # (2K, groups)
         enough = c.enough
         cond_var = scales[:k] + scales[k:]  # variance of net value given the factors
         if reference >= 0 and enough[reference]:
@@ -480,7 +482,11 @@ class BayesianLinearBandit:
         half = [
             q * math.sqrt(s * inv + cv)
             for q, s, inv, cv in zip(
-                c.quantile, numerator[:k, 0].tolist(), c.inverse_shape, c.cost_var_list, strict=True
+                c.quantile,
+                numerator[:k, 0].tolist(),
+                c.half_inverse_shape,
+                c.cost_var_list,
+                strict=True,
             )
         ]
         return SingleAssessment(
@@ -502,19 +508,19 @@ class _SingleConstants:
 
     key: tuple[object, ...]
     stacked: FloatArray
-    """(K + 2*K*d, d): every action's posterior mean, then its covariance times b_n, then d
-    rows per action whose product with x is (cost variance * dof / 2, 0, ..., 0), so that two
-    products give x'beta's mean, a_n * its scale^2 and the cost numerators (a cost variance
-    draw is the numerator divided by a Gamma(dof / 2) draw)."""
-    inverse_shape: list[float]
-    """1 / a_n per action."""
-    cost_mean: FloatArray
-    """(K, 1) posterior mean cost."""
+    """(K + 2*K*d, d): every action's posterior mean minus its mean cost on the intercept,
+    then its covariance times 2 b_n, then d rows per action whose product with x is
+    (cost variance * dof, 0, ..., 0), so that two products give the mean net value,
+    2 a_n * the scale^2 of x'beta and the cost numerators (a variance draw is the numerator
+    divided by a chi^2 draw of `shapes`)."""
+    half_inverse_shape: list[float]
+    """1 / (2 a_n) per action."""
     cost_var_list: list[float]
     quantile: list[float]
     """Student-t quantile of the credible interval per action (min of the two dofs)."""
     shapes: FloatArray
-    """(2K, groups) gamma shapes: a_n of each benefit model, then dof / 2 of each cost model."""
+    """(2K, groups) chi^2 degrees of freedom (twice the gamma shapes): 2 a_n of each benefit
+    model, then the dof of each cost model."""
     enough: list[bool]
     cost: list[float]
     counts: list[int]
