@@ -46,6 +46,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cached_property
+from itertools import repeat
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -367,7 +368,7 @@ class HybridController:
         """Guards, acceptability masks (None: nothing masked) and the rule layer for one
         context."""
         guard = masked_actions(self.policy, signals, now=now, history=history)
-        if acceptability_mask is None and all(name in self.index for name in guard):
+        if acceptability_mask is None and self.index.keys() >= guard.keys():
             # No operator verdicts to apply (the common case): the guards' reasons, already in
             # catalogue order, are the masks.
             masked = dict(guard)
@@ -405,8 +406,9 @@ class HybridController:
         rng: np.random.Generator | int | None = None,
     ) -> Decision:
         """Decide for one window of signals (see the module docstring for the procedure)."""
-        _check_autonomy(autonomy)
-        generator = self._rng(rng)
+        if autonomy not in AUTONOMY_LEVELS:
+            _check_autonomy(autonomy)
+        generator = self.rng if rng is None else self._rng(rng)
         sig = {str(k): float(v) for k, v in signals.items()}
         x = context_vector(sig)
         if self.memory.n_labels:
@@ -662,9 +664,14 @@ class HybridController:
             layer = _DEFAULT
         else:
             layer = _GUARD
+        if layer == _GUARD:
+            return layer, True
         guard = row.guard_masked
-        event = layer == _GUARD or any(f.action in guard for f in proposal.fired)
-        return layer, event
+        if guard:
+            for fired in proposal.fired:
+                if fired.action in guard:
+                    return layer, True
+        return layer, False
 
     def _decide_one(
         self,
@@ -800,8 +807,11 @@ class HybridController:
         counts: Sequence[int],
     ) -> dict[str, ActionEstimate]:
         """Per-action estimates from plain lists (catalogue order)."""
+        # tuple.__new__ is what the named tuple's own constructor calls; mapped over the zipped
+        # fields it builds all seven in C.
+        fields = zip(mean, low, high, cost, counts, strict=True)
         return dict(
-            zip(self.actions, map(ActionEstimate, mean, low, high, cost, counts), strict=True)
+            zip(self.actions, map(tuple.__new__, repeat(ActionEstimate), fields), strict=False)
         )
 
     def _compose(
