@@ -100,12 +100,18 @@ def _check(
     since: datetime,
 ) -> dict[str, str]:
     """The actions a history guard (every kind but ``forbid``) masks now, each with the reason
-    (without the guard's name). `since` is the start of the guard's period (``now - period``)."""
+    (without the guard's name). `since` is the start of the guard's period (``now - period``).
+
+    Plain loops rather than comprehensions: histories are short, and this runs for every
+    history guard at every decision."""
     kind = guard.kind
     listed = guard.actions
 
     if kind == "budget":
-        count = sum(1 for r in history if r.action in listed and r.at > since)
+        count = 0
+        for r in history:
+            if r.action in listed and r.at > since:
+                count += 1
         if count < guard.max_count:
             return {}
         reason = (
@@ -114,10 +120,12 @@ def _check(
         return dict.fromkeys(guard.actions, reason)
 
     if kind == "cooldown":
-        recent = [r.at for r in history if r.action in listed and r.at > since]
-        if not recent:
+        last = None
+        for r in history:
+            if r.action in listed and r.at > since and (last is None or r.at > last):
+                last = r.at
+        if last is None:
             return {}
-        last = max(recent)
         ago = format_duration(max(0.0, round((now - last).total_seconds() / 60)))
         reason = (
             f"last {_or(guard.actions)} {ago} ago, cooldown {format_duration(guard.period_minutes)}"
@@ -126,7 +134,10 @@ def _check(
 
     if kind == "max_attempts":
         windowed = guard.period_minutes > 0
-        attempts = [r for r in history if r.action in listed and (not windowed or r.at > since)]
+        attempts = []
+        for r in history:
+            if r.action in listed and (not windowed or r.at > since):
+                attempts.append(r)
         if len(attempts) < guard.max_count:
             return {}  # the streak cannot reach the limit
         attempts.sort(key=_time_of)
@@ -145,7 +156,11 @@ def _check(
         return dict.fromkeys(guard.actions, reason)
 
     if kind == "cost_budget":
-        spent = math.fsum([r.cost for r in history if r.at > since])
+        spent_costs = []
+        for r in history:
+            if r.at > since:
+                spent_costs.append(r.cost)
+        spent = math.fsum(spent_costs)
         if math.isnan(spent):  # a record with an unknown cost: assume the worst
             spent = math.inf
         costs, dearest = _listed_costs(guard, policy)
