@@ -90,6 +90,8 @@ _AUTONOMOUS_REASONS = np.array([False, False, False, False, False, True, False])
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
 
+_new_tuple = tuple.__new__
+
 _FORCE_VECTOR_GATE = False
 """Tests set this to check that the scalar single-decision gate matches the vectorised one."""
 
@@ -808,10 +810,10 @@ class HybridController:
     ) -> dict[str, ActionEstimate]:
         """Per-action estimates from plain lists (catalogue order)."""
         # tuple.__new__ is what the named tuple's own constructor calls; mapped over the zipped
-        # fields it builds all seven in C.
-        fields = zip(mean, low, high, cost, counts, strict=True)
+        # fields (lists of one length per action, from the bandit) it builds them all in C.
+        fields = zip(mean, low, high, cost, counts, strict=False)
         return dict(
-            zip(self.actions, map(tuple.__new__, repeat(ActionEstimate), fields), strict=False)
+            zip(self.actions, map(_new_tuple, repeat(ActionEstimate), fields), strict=False)
         )
 
     def _compose(
