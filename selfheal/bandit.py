@@ -479,29 +479,22 @@ class BayesianLinearBandit:
             # One draw, uniformly picked, is the Thompson sample (`random` is a far cheaper
             # call than `integers`); the share over all of them is its propensity.
             chosen = int(best[int(rng.random() * n_draws)])
-        # Intervals on 7-element lists: plain floats are cheaper than numpy calls here.
-        centre = mean[:, 0].tolist()
-        half = [
-            q * math.sqrt(s * inv + cv)
-            for q, s, inv, cv in zip(
+        # Intervals on 7-element lists: plain floats are cheaper than numpy calls here; one
+        # pass builds each action's (mean, low, high, cost, n), h the interval's half-width.
+        estimates = [
+            (m, m - (h := q * math.sqrt(s * inv + cv)), m + h, cost, n)
+            for m, q, s, inv, cv, cost, n in zip(
+                mean[:, 0].tolist(),
                 c.quantile,
                 numerator[:k, 0].tolist(),
                 c.half_inverse_shape,
                 c.cost_var_list,
+                c.cost,
+                c.counts,
                 strict=True,
             )
         ]
-        return SingleAssessment(
-            centre,
-            [m - h for m, h in zip(centre, half, strict=True)],
-            [m + h for m, h in zip(centre, half, strict=True)],
-            chosen,
-            share,
-            confidence,
-            enough,
-            c.cost,
-            c.counts,
-        )
+        return SingleAssessment(estimates, chosen, share, confidence, enough)
 
 
 @dataclass(frozen=True)
@@ -534,9 +527,9 @@ class _SingleConstants:
 class SingleAssessment(NamedTuple):
     """`Assessment` of one context as plain Python values (one decision's view)."""
 
-    mean: list[float]
-    low: list[float]
-    high: list[float]
+    estimates: list[tuple[float, float, float, float, int]]
+    """Per action: (posterior mean net value, low and high ends of its credible interval,
+    posterior mean cost, observations)."""
     chosen: int
     """Thompson choice among allowed actions (-1 when none is allowed)."""
     share: list[float]
@@ -544,7 +537,25 @@ class SingleAssessment(NamedTuple):
     confidence: list[float]
     """P(net_b >= net_reference), 0 without enough samples or reference."""
     enough: list[bool]
-    cost: list[float]
-    """Posterior mean cost per action."""
-    counts: list[int]
-    """Observations per action."""
+
+    @property
+    def mean(self) -> list[float]:
+        return [e[0] for e in self.estimates]
+
+    @property
+    def low(self) -> list[float]:
+        return [e[1] for e in self.estimates]
+
+    @property
+    def high(self) -> list[float]:
+        return [e[2] for e in self.estimates]
+
+    @property
+    def cost(self) -> list[float]:
+        """Posterior mean cost per action."""
+        return [e[3] for e in self.estimates]
+
+    @property
+    def counts(self) -> list[int]:
+        """Observations per action."""
+        return [e[4] for e in self.estimates]

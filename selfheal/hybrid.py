@@ -749,8 +749,8 @@ class HybridController:
                 propensity += (1.0 - exploration) * keep_rule
         else:
             propensity = 1.0
-        cost = view.cost
-        action_cost = cost[action]
+        estimates = view.estimates
+        action_cost = estimates[action][3]
         action_name = names[action]
         guard_event = guard_event or action_name in row.guard_masked or not any_allowed
         reasons = [False] * _N_REASONS
@@ -764,7 +764,8 @@ class HybridController:
                     chosen != rule_action
                     and enough[chosen]
                     and rule_enough
-                    and view.mean[chosen] - view.mean[rule_action] < approval.disagreement_margin
+                    and estimates[chosen][0] - estimates[rule_action][0]
+                    < approval.disagreement_margin
                 )
             reasons[_EXPLORE] = explored
         reasons[_GUARD_EVENT] = guard_event
@@ -787,7 +788,7 @@ class HybridController:
                 reasons, confidence, action_cost, action_name, adaptive, rule_action, row
             ),
             four_eyes=four_eyes,
-            estimates=self._estimates(view.mean, view.low, view.high, cost, view.counts),
+            estimates=self._estimates(estimates),
             fired_rules=proposal.fired,
             masked=masked,
             propensity=propensity,
@@ -801,20 +802,12 @@ class HybridController:
         )
 
     def _estimates(
-        self,
-        mean: Sequence[float],
-        low: Sequence[float],
-        high: Sequence[float],
-        cost: Sequence[float],
-        counts: Sequence[int],
+        self, rows: Sequence[tuple[float, float, float, float, int]]
     ) -> dict[str, ActionEstimate]:
-        """Per-action estimates from plain lists (catalogue order)."""
-        # tuple.__new__ is what the named tuple's own constructor calls; mapped over the zipped
-        # fields (lists of one length per action, from the bandit) it builds them all in C.
-        fields = zip(mean, low, high, cost, counts, strict=False)
-        return dict(
-            zip(self.actions, map(_new_tuple, repeat(ActionEstimate), fields), strict=False)
-        )
+        """Per-action estimates from (mean, low, high, cost, n) rows in catalogue order."""
+        # tuple.__new__ is what the named tuple's own constructor calls; mapped over the rows
+        # it builds them all in C.
+        return dict(zip(self.actions, map(_new_tuple, repeat(ActionEstimate), rows), strict=True))
 
     def _compose(
         self,
