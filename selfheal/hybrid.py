@@ -91,6 +91,7 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
 
 _new_tuple = tuple.__new__
+_new_object = object.__new__
 
 _FORCE_VECTOR_GATE = False
 """Tests set this to check that the scalar single-decision gate matches the vectorised one."""
@@ -143,15 +144,6 @@ class Decision:
     """Level of the intervals in `estimates`."""
     min_samples: int = 20
     """The policy's `min_samples_per_action` when this decision was made."""
-
-    @classmethod
-    def _from_fields(cls, **fields: Any) -> Decision:
-        """Build from every field, skipping the frozen-dataclass `__init__` (one guarded
-        setattr per field, which costs more than the rest of assembling a decision). Only for
-        callers that pass all fields, as `HybridController._decide_one` does."""
-        decision = cls.__new__(cls)
-        decision.__dict__.update(fields)
-        return decision
 
     @cached_property
     def explanation(self) -> str:
@@ -709,10 +701,10 @@ class HybridController:
         enough, share, conf_all, chosen = view.enough, view.share, view.confidence, view.chosen
         # No overlap, no confidence: both compared actions need outcomes in this rule regime.
         here = self.support.supported(signals, settings.min_samples_per_action)
-        if here[rule_action]:
-            conf_all = [c if ok else 0.0 for c, ok in zip(conf_all, here, strict=True)]
-        else:
+        if not here[rule_action]:
             conf_all = [0.0] * k
+        elif not all(here):  # (every action supported, the common case: nothing to zero)
+            conf_all = [c if ok else 0.0 for c, ok in zip(conf_all, here, strict=True)]
         threshold = settings.confidence_threshold
         rule_enough = enough[rule_action]
         any_allowed = chosen >= 0  # the Thompson choice exists iff an action is allowed
@@ -773,7 +765,10 @@ class HybridController:
         four_eyes_cost = approval.four_eyes_above_cost
         four_eyes = needs and four_eyes_cost is not None and action_cost > four_eyes_cost
         adaptive = names[chosen] if any_allowed else None
-        return Decision._from_fields(
+        # Every field set at once, skipping the frozen-dataclass `__init__` (one guarded setattr
+        # per field, which costs more than the rest of assembling a decision).
+        decision = _new_object(Decision)
+        decision.__dict__.update(
             action=action_name,
             layer=LAYERS[layer],
             confidence=confidence,
@@ -786,7 +781,9 @@ class HybridController:
             needs_approval=needs,
             approval_reasons=self._approval_texts(
                 reasons, confidence, action_cost, action_name, adaptive, rule_action, row
-            ),
+            )
+            if needs
+            else (),
             four_eyes=four_eyes,
             estimates=self._estimates(estimates),
             fired_rules=proposal.fired,
@@ -800,6 +797,7 @@ class HybridController:
             credible_level=self.level,
             min_samples=settings.min_samples_per_action,
         )
+        return decision
 
     def _estimates(
         self, rows: Sequence[tuple[float, float, float, float, int]]
