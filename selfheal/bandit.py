@@ -412,6 +412,7 @@ class BayesianLinearBandit:
             k=k,
             groups=groups,
             per_group=n_draws // groups,
+            ones=np.ones(groups),
         )
         return cached
 
@@ -456,7 +457,7 @@ class BayesianLinearBandit:
         if reference >= 0 and enough[reference]:
             spread = np.sqrt(cond_var + cond_var[reference])
             prob = special.ndtr((mean - mean[reference]) / spread)
-            sums = np.add.reduce(prob, axis=1).tolist()
+            sums = prob.dot(c.ones).tolist()
             sums[reference] = groups  # the reference is as good as itself
             confidence = [s / groups if ok else 0.0 for s, ok in zip(sums, enough, strict=True)]
         else:
@@ -522,6 +523,7 @@ class _SingleConstants:
     k: int
     groups: int
     per_group: int
+    ones: FloatArray
 
 
 class SingleAssessment(NamedTuple):
