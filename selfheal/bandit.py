@@ -413,6 +413,7 @@ class BayesianLinearBandit:
             groups=groups,
             per_group=n_draws // groups,
             ones=np.ones(groups),
+            pair_sum=np.hstack([np.eye(k), np.eye(k)]),
         )
         return cached
 
@@ -453,7 +454,7 @@ class BayesianLinearBandit:
         numerator = r[k:].reshape(2 * k, -1).dot(column)  # (2K, 1)
         scales = numerator / rng.chisquare(c.shapes)  # (2K, groups)
         enough = c.enough
-        cond_var = scales[:k] + scales[k:]  # variance of net value given the factors
+        cond_var = c.pair_sum.dot(scales)  # variance of net value given the factors
         if reference >= 0 and enough[reference]:
             spread = np.sqrt(cond_var + cond_var[reference])
             prob = special.ndtr((mean - mean[reference]) / spread)
@@ -524,6 +525,7 @@ class _SingleConstants:
     groups: int
     per_group: int
     ones: FloatArray
+    pair_sum: FloatArray
 
 
 class SingleAssessment(NamedTuple):
