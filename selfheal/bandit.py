@@ -414,6 +414,7 @@ class BayesianLinearBandit:
             per_group=n_draws // groups,
             ones=np.ones(groups),
             pair_sum=np.hstack([np.eye(k), np.eye(k)]),
+            plus_reference=np.eye(k)[None, :, :] + np.eye(k)[:, None, :],
         )
         return cached
 
@@ -456,7 +457,7 @@ class BayesianLinearBandit:
         enough = c.enough
         cond_var = c.pair_sum.dot(scales)  # variance of net value given the factors
         if reference >= 0 and enough[reference]:
-            spread = np.sqrt(cond_var + cond_var[reference])
+            spread = np.sqrt(c.plus_reference[reference].dot(cond_var))
             prob = special.ndtr((mean - mean[reference]) / spread)
             sums = prob.dot(c.ones).tolist()
             sums[reference] = groups  # the reference is as good as itself
@@ -526,6 +527,7 @@ class _SingleConstants:
     per_group: int
     ones: FloatArray
     pair_sum: FloatArray
+    plus_reference: FloatArray
 
 
 class SingleAssessment(NamedTuple):
