@@ -415,6 +415,7 @@ class BayesianLinearBandit:
             ones=np.ones(groups),
             pair_sum=np.hstack([np.eye(k), np.eye(k)]),
             plus_reference=np.eye(k)[None, :, :] + np.eye(k)[:, None, :],
+            minus_reference=np.eye(k)[None, :, :] - np.eye(k)[:, None, :],
         )
         return cached
 
@@ -458,7 +459,7 @@ class BayesianLinearBandit:
         cond_var = c.pair_sum.dot(scales)  # variance of net value given the factors
         if reference >= 0 and enough[reference]:
             spread = np.sqrt(c.plus_reference[reference].dot(cond_var))
-            prob = special.ndtr((mean - mean[reference]) / spread)
+            prob = special.ndtr(c.minus_reference[reference].dot(mean) / spread)
             sums = prob.dot(c.ones).tolist()
             sums[reference] = groups  # the reference is as good as itself
             confidence = [s / groups if ok else 0.0 for s, ok in zip(sums, enough, strict=True)]
@@ -528,6 +529,7 @@ class _SingleConstants:
     ones: FloatArray
     pair_sum: FloatArray
     plus_reference: FloatArray
+    minus_reference: FloatArray
 
 
 class SingleAssessment(NamedTuple):
