@@ -364,12 +364,11 @@ class HybridController:
         guard = masked_actions(self.policy, signals, now=now, history=history)
         if acceptability_mask is None and self.index.keys() >= guard.keys():
             # No operator verdicts to apply (the common case): the guards' reasons, already in
-            # catalogue order, are the masks.
-            masked = dict(guard)
+            # catalogue order, are the masks (the same dict: nothing modifies either).
             proposal = evaluate_rules(
-                self.policy, signals, recent_signals=recent_signals, masked=masked
+                self.policy, signals, recent_signals=recent_signals, masked=guard
             )
-            return _RowRules(proposal, guard, masked, False)
+            return _new_tuple(_RowRules, (proposal, guard, guard, False))
         masked = dict(guard)
         yielded = False
         accept_masked = (
