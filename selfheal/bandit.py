@@ -413,6 +413,7 @@ class BayesianLinearBandit:
             groups=groups,
             per_group=n_draws // groups,
             ones=np.ones(groups),
+            draw_weights=np.full(n_draws, 1.0 / n_draws),
             pair_sum=np.hstack([np.eye(k), np.eye(k)]),
             plus_reference=np.eye(k)[None, :, :] + np.eye(k)[:, None, :],
             minus_reference=np.eye(k)[None, :, :] - np.eye(k)[:, None, :],
@@ -479,7 +480,8 @@ class BayesianLinearBandit:
             chosen, share = -1, [0.0] * k
         else:
             best = net.argmax(axis=0)
-            share = [b / n_draws for b in np.bincount(best, minlength=k).tolist()]
+            # Each draw weighs 1 / n_draws (sums exact for a power of two, as the default 64).
+            share = np.bincount(best, weights=c.draw_weights, minlength=k).tolist()
             # One draw, uniformly picked, is the Thompson sample (`random` is a far cheaper
             # call than `integers`); the share over all of them is its propensity.
             chosen = int(best[int(rng.random() * n_draws)])
@@ -527,6 +529,7 @@ class _SingleConstants:
     groups: int
     per_group: int
     ones: FloatArray
+    draw_weights: FloatArray
     pair_sum: FloatArray
     plus_reference: FloatArray
     minus_reference: FloatArray
