@@ -395,6 +395,7 @@ class BayesianLinearBandit:
         # the second product yields the benefit and the cost numerators at once.
         cost_rows = np.zeros((k * d, d))
         cost_rows[::d, 0] = costs.scale * costs.scale * costs.dof
+        enough = [bool(n >= min_samples) for n in self.n.tolist()]
         cached = self._single = _SingleConstants(
             key=key,
             stacked=np.ascontiguousarray(
@@ -406,13 +407,14 @@ class BayesianLinearBandit:
             quantile=np.asarray(special.stdtrit(dof, 0.5 + level / 2.0), dtype=np.float64).tolist(),
             cost_var_list=(costs.scale * costs.scale).tolist(),
             shapes=np.ascontiguousarray(np.repeat(2.0 * shapes[:, None], groups, axis=1)),
-            enough=[bool(n >= min_samples) for n in self.n.tolist()],
+            enough=enough,
+            all_enough=all(enough),
             cost=costs.mean.tolist(),
             counts=[int(n) for n in self.n.tolist()],
             k=k,
             groups=groups,
             per_group=n_draws // groups,
-            ones=np.ones(groups),
+            group_weights=np.full(groups, 1.0 / groups),
             draw_weights=np.full(n_draws, 1.0 / n_draws),
             pair_sum=np.hstack([np.eye(k), np.eye(k)]),
             plus_reference=np.eye(k)[None, :, :] + np.eye(k)[:, None, :],
@@ -461,9 +463,10 @@ class BayesianLinearBandit:
         if reference >= 0 and enough[reference]:
             spread = np.sqrt(c.plus_reference[reference].dot(cond_var))
             prob = special.ndtr(c.minus_reference[reference].dot(mean) / spread)
-            sums = prob.dot(c.ones).tolist()
-            sums[reference] = groups  # the reference is as good as itself
-            confidence = [s / groups if ok else 0.0 for s, ok in zip(sums, enough, strict=True)]
+            confidence = prob.dot(c.group_weights).tolist()  # averages over variance draws
+            if not c.all_enough:
+                confidence = [p if ok else 0.0 for p, ok in zip(confidence, enough, strict=True)]
+            confidence[reference] = 1.0  # the reference is as good as itself
         else:
             confidence = [0.0] * k
         # Given the variance factors, benefit and cost noise are independent normals, so their
@@ -471,11 +474,12 @@ class BayesianLinearBandit:
         z = rng.standard_normal((k, groups, c.per_group), dtype=np.float32)
         net = np.multiply(np.sqrt(cond_var)[:, :, None], z).reshape(k, n_draws)
         net += mean
-        n_masked = 0
-        for j, ok in enumerate(allowed):
-            if not ok:
-                net[j] = -np.inf
-                n_masked += 1
+        # Masked actions' draws are -inf (list methods find them in C; usually one or none).
+        n_masked = allowed.count(False)
+        j = -1
+        for _ in range(n_masked):
+            j = allowed.index(False, j + 1)
+            net[j] = -np.inf
         if n_masked == k:
             chosen, share = -1, [0.0] * k
         else:
@@ -523,12 +527,14 @@ class _SingleConstants:
     """(2K, groups) chi^2 degrees of freedom (twice the gamma shapes): 2 a_n of each benefit
     model, then the dof of each cost model."""
     enough: list[bool]
+    all_enough: bool
     cost: list[float]
     counts: list[int]
     k: int
     groups: int
     per_group: int
-    ones: FloatArray
+    group_weights: FloatArray
+    """(groups,) 1 / groups each: a product with it averages over the variance draws."""
     draw_weights: FloatArray
     pair_sum: FloatArray
     plus_reference: FloatArray
