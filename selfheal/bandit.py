@@ -474,12 +474,11 @@ class BayesianLinearBandit:
         z = rng.standard_normal((k, groups, c.per_group), dtype=np.float32)
         net = np.multiply(np.sqrt(cond_var)[:, :, None], z).reshape(k, n_draws)
         net += mean
-        # Masked actions' draws are -inf (list methods find them in C; usually one or none).
-        n_masked = allowed.count(False)
-        j = -1
-        for _ in range(n_masked):
-            j = allowed.index(False, j + 1)
-            net[j] = -np.inf
+        n_masked = 0
+        for j, ok in enumerate(allowed):
+            if not ok:
+                net[j] = -np.inf
+                n_masked += 1
         if n_masked == k:
             chosen, share = -1, [0.0] * k
         else:
