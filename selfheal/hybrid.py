@@ -281,6 +281,8 @@ class HybridController:
         self._reversible = np.array([policy.actions[a].reversible for a in self.actions])
         self._reversible_list: list[bool] = self._reversible.tolist()
         self._labels_version = -1
+        self._allowed: dict[tuple[str, ...], list[bool]] = {}
+        """Allowed actions (catalogue order) per tuple of masked ones (read-only lists)."""
         self.support = RegimeSupport(policy, self.actions)
         """Outcomes per action in each rule regime: the overlap a comparison needs."""
         self._rebuild()
@@ -682,7 +684,9 @@ class HybridController:
         settings, approval = policy.hybrid, policy.approval
         k = len(names)
         masked = row.masked
-        allowed = [name not in masked for name in names] if masked else [True] * k
+        allowed = self._allowed.get(tuple(masked))
+        if allowed is None:  # at most 2^K patterns, in practice a handful
+            allowed = self._allowed[tuple(masked)] = [name not in masked for name in names]
         rule_layer, guard_event = self._rule_layer(row)
         proposal = row.proposal
         rule_action = self.index[proposal.action]
