@@ -74,10 +74,12 @@ def _held_before(rule: Rule, recent: Sequence[Mapping[str, float]]) -> bool:
         return True
     if len(recent) < needed:
         return False
-    return all(
-        holds(signal_value(window, rule.signal), rule.op, rule.threshold)
-        for window in recent[len(recent) - needed :]
-    )
+    # `holds` inline (an IEEE comparison with NaN is already False): a loop, not a generator.
+    compare, signal, threshold = _COMPARE[rule.op], rule.signal, rule.threshold
+    for window in recent[len(recent) - needed :]:
+        if not compare(float(window.get(signal, 0.0)), threshold):
+            return False
+    return True
 
 
 def evaluate_rules(
