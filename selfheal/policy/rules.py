@@ -45,28 +45,6 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 """`holds` without the NaN test: an IEEE comparison with NaN is already False."""
 
 
-_Test = tuple[int, Rule, Callable[[float, float], bool], str, float, bool]
-
-_TESTS: dict[int, tuple[Policy, tuple[_Test, ...]]] = {}
-
-
-def _tests(policy: Policy) -> tuple[_Test, ...]:
-    """(index, rule, comparison, signal, threshold, single window) per rule, built once per
-    policy (rules are evaluated at every decision); the identity check makes a recycled id()
-    harmless, and a policy's rules are an immutable tuple of frozen rules."""
-    cached = _TESTS.get(id(policy))
-    if cached is not None and cached[0] is policy:
-        return cached[1]
-    tests = tuple(
-        (index, rule, _COMPARE[rule.op], rule.signal, rule.threshold, rule.for_windows == 1)
-        for index, rule in enumerate(policy.rules)
-    )
-    if len(_TESTS) > 64:
-        _TESTS.clear()
-    _TESTS[id(policy)] = (policy, tests)
-    return tests
-
-
 def _held_before(rule: Rule, recent: Sequence[Mapping[str, float]]) -> bool:
     """Whether the rule's condition held in each of its `for_windows - 1` previous windows."""
     needed = rule.for_windows - 1
@@ -105,9 +83,9 @@ def evaluate_rules(
     get = signals.get
     ranked = [
         (index, rule)
-        for index, rule, compare, signal, threshold, single in _tests(policy)
-        if compare(float(get(signal, 0.0)), threshold)
-        and (single or _held_before(rule, recent_signals))
+        for index, rule in enumerate(policy.rules)
+        if _COMPARE[rule.op](float(get(rule.signal, 0.0)), rule.threshold)
+        and (rule.for_windows == 1 or _held_before(rule, recent_signals))
     ]
     if len(ranked) > 1:
         ranked.sort(key=_deciding_order)
