@@ -35,6 +35,7 @@ P(net value of b >= net value of the reference action) from the joint draws, 0 u
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +60,14 @@ def _variance_factors(rng: np.random.Generator, shapes: FloatArray, groups: int)
     sigma^2 exceeds its scale b / a. A Student-t draw is then scale * sqrt(factor) * z."""
     gamma = rng.standard_gamma(shapes[:, None], size=(shapes.shape[0], groups))
     return np.asarray(shapes[:, None] / gamma, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def _uniform_weights(n: int) -> FloatArray:
+    """(n,) of 1 / n (read-only, shared): a product with it averages n values."""
+    weights = np.full(n, 1.0 / n)
+    weights.flags.writeable = False
+    return weights
 
 
 def _groups(n_draws: int) -> int:
@@ -135,6 +144,15 @@ class BayesianLinearBandit:
         self.version = 0
         """Bumped on every change of a posterior (keys the single-decision cache)."""
         self._single: _SingleConstants | None = None
+        # Exact sums and differences of rows as products (a BLAS product costs less than a
+        # broadcasting ufunc on these small arrays; each output is a sum of one or two terms):
+        eye = np.eye(k)
+        self._pair_sum = np.hstack([eye, eye])
+        """(K, 2K): [I I] @ v adds the halves of v."""
+        self._plus_reference = eye[None, :, :] + eye[:, None, :]
+        """(K, K, K): [r] @ v is v + v[r] (row r: 2 v[r])."""
+        self._minus_reference = eye[None, :, :] - eye[:, None, :]
+        """(K, K, K): [r] @ v is v - v[r]."""
         self._steps = np.zeros(k, dtype=np.intp)
         self.reinvert_every = 64
         self.removals_since_rebuild = 0
@@ -414,11 +432,8 @@ class BayesianLinearBandit:
             k=k,
             groups=groups,
             per_group=n_draws // groups,
-            group_weights=np.full(groups, 1.0 / groups),
-            draw_weights=np.full(n_draws, 1.0 / n_draws),
-            pair_sum=np.hstack([np.eye(k), np.eye(k)]),
-            plus_reference=np.eye(k)[None, :, :] + np.eye(k)[:, None, :],
-            minus_reference=np.eye(k)[None, :, :] - np.eye(k)[:, None, :],
+            group_weights=_uniform_weights(groups),
+            draw_weights=_uniform_weights(n_draws),
         )
         return cached
 
@@ -459,10 +474,10 @@ class BayesianLinearBandit:
         numerator = r[k:].reshape(2 * k, -1).dot(column)  # (2K, 1)
         scales = numerator / rng.chisquare(c.shapes)  # (2K, groups)
         enough = c.enough
-        cond_var = c.pair_sum.dot(scales)  # variance of net value given the factors
+        cond_var = self._pair_sum.dot(scales)  # variance of net value given the factors
         if reference >= 0 and enough[reference]:
-            spread = np.sqrt(c.plus_reference[reference].dot(cond_var))
-            prob = special.ndtr(c.minus_reference[reference].dot(mean) / spread)
+            spread = np.sqrt(self._plus_reference[reference].dot(cond_var))
+            prob = special.ndtr(self._minus_reference[reference].dot(mean) / spread)
             confidence = prob.dot(c.group_weights).tolist()  # averages over variance draws
             if not c.all_enough:
                 confidence = [p if ok else 0.0 for p, ok in zip(confidence, enough, strict=True)]
@@ -535,9 +550,6 @@ class _SingleConstants:
     group_weights: FloatArray
     """(groups,) 1 / groups each: a product with it averages over the variance draws."""
     draw_weights: FloatArray
-    pair_sum: FloatArray
-    plus_reference: FloatArray
-    minus_reference: FloatArray
 
 
 class SingleAssessment(NamedTuple):
