@@ -145,14 +145,11 @@ class BayesianLinearBandit:
         """Bumped on every change of a posterior (keys the single-decision cache)."""
         self._single: _SingleConstants | None = None
         # Exact sums and differences of rows as products (a BLAS product costs less than a
-        # broadcasting ufunc on these small arrays; each output is a sum of one or two terms):
-        eye = np.eye(k)
-        self._pair_sum = np.hstack([eye, eye])
+        # broadcasting ufunc on these small arrays; each output is a sum of one or two terms).
+        self._pair_sum = np.hstack([np.eye(k), np.eye(k)])
         """(K, 2K): [I I] @ v adds the halves of v."""
-        self._plus_reference = eye[None, :, :] + eye[:, None, :]
-        """(K, K, K): [r] @ v is v + v[r] (row r: 2 v[r])."""
-        self._minus_reference = eye[None, :, :] - eye[:, None, :]
-        """(K, K, K): [r] @ v is v - v[r]."""
+        self._reference_ops: dict[int, tuple[FloatArray, FloatArray]] = {}
+        """Per reference r, (K, K) matrices P, M with P @ v = v + v[r], M @ v = v - v[r]."""
         self._steps = np.zeros(k, dtype=np.intp)
         self.reinvert_every = 64
         self.removals_since_rebuild = 0
@@ -437,6 +434,13 @@ class BayesianLinearBandit:
         )
         return cached
 
+    def _reference_op(self, reference: int) -> tuple[FloatArray, FloatArray]:
+        k = len(self.actions)
+        column = np.zeros((k, k))
+        column[:, reference] = 1.0
+        ops = self._reference_ops[reference] = (np.eye(k) + column, np.eye(k) - column)
+        return ops
+
     def assess_single(
         self,
         x: FloatArray,
@@ -476,8 +480,9 @@ class BayesianLinearBandit:
         enough = c.enough
         cond_var = self._pair_sum.dot(scales)  # variance of net value given the factors
         if reference >= 0 and enough[reference]:
-            spread = np.sqrt(self._plus_reference[reference].dot(cond_var))
-            prob = special.ndtr(self._minus_reference[reference].dot(mean) / spread)
+            plus, minus = self._reference_ops.get(reference) or self._reference_op(reference)
+            spread = np.sqrt(plus.dot(cond_var))
+            prob = special.ndtr(minus.dot(mean) / spread)
             confidence = prob.dot(c.group_weights).tolist()  # averages over variance draws
             if not c.all_enough:
                 confidence = [p if ok else 0.0 for p, ok in zip(confidence, enough, strict=True)]
