@@ -435,6 +435,7 @@ class BayesianLinearBandit:
         return cached
 
     def _reference_op(self, reference: int) -> tuple[FloatArray, FloatArray]:
+        """Build and cache `_reference_ops[reference]`: I plus and I minus ones in column r."""
         k = len(self.actions)
         column = np.zeros((k, k))
         column[:, reference] = 1.0
@@ -466,8 +467,9 @@ class BayesianLinearBandit:
         """
         c = self._single_constants(costs, n_draws, min_samples, level)
         k, groups = c.k, c.groups
-        # Column vectors throughout, so that nothing needs a new axis to broadcast; `dot`, the
-        # same BLAS product as `@` with less dispatch.
+        # Column vectors, so that means and numerators broadcast against (K, groups) arrays;
+        # `dot` is the same BLAS product as `@` with less dispatch, and small sums and
+        # differences of rows are products too (cheaper than broadcasting ufuncs here).
         column = x[:, None]
         r = c.stacked.dot(column)
         mean = r[:k]  # (K, 1) mean net value
@@ -481,8 +483,8 @@ class BayesianLinearBandit:
         cond_var = self._pair_sum.dot(scales)  # variance of net value given the factors
         if reference >= 0 and enough[reference]:
             plus, minus = self._reference_ops.get(reference) or self._reference_op(reference)
-            spread = np.sqrt(plus.dot(cond_var))
-            prob = special.ndtr(minus.dot(mean) / spread)
+            spread = np.sqrt(plus.dot(cond_var))  # sqrt(v_b + v_r)
+            prob = special.ndtr(minus.dot(mean) / spread)  # Phi((m_b - m_r) / spread)
             confidence = prob.dot(c.group_weights).tolist()  # averages over variance draws
             if not c.all_enough:
                 confidence = [p if ok else 0.0 for p, ok in zip(confidence, enough, strict=True)]
@@ -555,6 +557,7 @@ class _SingleConstants:
     group_weights: FloatArray
     """(groups,) 1 / groups each: a product with it averages over the variance draws."""
     draw_weights: FloatArray
+    """(n_draws,) 1 / n_draws each: bincount weights that give each action's Thompson share."""
 
 
 class SingleAssessment(NamedTuple):
