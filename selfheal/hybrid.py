@@ -909,7 +909,8 @@ class HybridController:
         if flags[_GUARD_EVENT]:
             proposal = row.proposal
             blocked = [f.name for f in proposal.fired if f.action in row.guard_masked]
-            if all(name in row.masked for name in self.actions):
+            masked = row.masked
+            if len(masked) >= len(self.actions) and all(name in masked for name in self.actions):
                 texts.append("every action is masked by guards")
             elif blocked:
                 texts.append(f"guards blocked the action of rule(s) {', '.join(blocked)}")
