@@ -35,6 +35,7 @@ P(net value of b >= net value of the reference action) from the joint draws, 0 u
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +60,14 @@ def _variance_factors(rng: np.random.Generator, shapes: FloatArray, groups: int)
     sigma^2 exceeds its scale b / a. A Student-t draw is then scale * sqrt(factor) * z."""
     gamma = rng.standard_gamma(shapes[:, None], size=(shapes.shape[0], groups))
     return np.asarray(shapes[:, None] / gamma, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def _uniform_weights(n: int) -> FloatArray:
+    """(n,) of 1 / n (read-only, shared): a product with it averages n values."""
+    weights = np.full(n, 1.0 / n)
+    weights.flags.writeable = False
+    return weights
 
 
 def _groups(n_draws: int) -> int:
@@ -135,6 +144,12 @@ class BayesianLinearBandit:
         self.version = 0
         """Bumped on every change of a posterior (keys the single-decision cache)."""
         self._single: _SingleConstants | None = None
+        # Exact sums and differences of rows as products (a BLAS product costs less than a
+        # broadcasting ufunc on these small arrays; each output is a sum of one or two terms).
+        self._pair_sum = np.hstack([np.eye(k), np.eye(k)])
+        """(K, 2K): [I I] @ v adds the halves of v."""
+        self._reference_ops: dict[int, tuple[FloatArray, FloatArray]] = {}
+        """Per reference r, (K, K) matrices P, M with P @ v = v + v[r], M @ v = v - v[r]."""
         self._steps = np.zeros(k, dtype=np.intp)
         self.reinvert_every = 64
         self.removals_since_rebuild = 0
@@ -388,27 +403,44 @@ class BayesianLinearBandit:
         groups = _groups(n_draws)
         shapes = np.concatenate([self.a_n, costs.dof / 2.0])
         dof = np.minimum(2.0 * self.a_n, costs.dof)
+        # The mean net value is (mu - cost e_0)' x, since x[0] = 1.
+        net_mu = self.mu.copy()
+        net_mu[:, 0] -= costs.mean
+        # Rows whose product with x is (2 * cost numerator, 0, ..., 0), d per action, so that
+        # the second product yields the benefit and the cost numerators at once.
+        cost_rows = np.zeros((k * d, d))
+        cost_rows[::d, 0] = costs.scale * costs.scale * costs.dof
+        enough = [bool(n >= min_samples) for n in self.n.tolist()]
         cached = self._single = _SingleConstants(
             key=key,
-            # One (K + K*d, d) matrix: x @ it gives every action's mean benefit and the rows
-            # of b_n * cov @ x, so that two products give the means and a_n * the variances.
             stacked=np.ascontiguousarray(
-                np.concatenate([self.mu, (self.cov * self.b_n[:, None, None]).reshape(-1, d)])
+                np.concatenate(
+                    [net_mu, (self.cov * (2.0 * self.b_n)[:, None, None]).reshape(-1, d), cost_rows]
+                )
             ),
-            inverse_shape=(1.0 / self.a_n).tolist(),
-            cost_mean=costs.mean.copy(),
-            cost_numerator=costs.scale * costs.scale * (costs.dof / 2.0),
+            half_inverse_shape=(0.5 / self.a_n).tolist(),
             quantile=np.asarray(special.stdtrit(dof, 0.5 + level / 2.0), dtype=np.float64).tolist(),
             cost_var_list=(costs.scale * costs.scale).tolist(),
-            shapes=np.ascontiguousarray(np.repeat(shapes[:, None], groups, axis=1)),
-            enough=[bool(n >= min_samples) for n in self.n.tolist()],
+            shapes=np.ascontiguousarray(np.repeat(2.0 * shapes[:, None], groups, axis=1)),
+            enough=enough,
+            all_enough=all(enough),
             cost=costs.mean.tolist(),
             counts=[int(n) for n in self.n.tolist()],
             k=k,
             groups=groups,
             per_group=n_draws // groups,
+            group_weights=_uniform_weights(groups),
+            draw_weights=_uniform_weights(n_draws),
         )
         return cached
+
+    def _reference_op(self, reference: int) -> tuple[FloatArray, FloatArray]:
+        """Build and cache `_reference_ops[reference]`: I plus and I minus ones in column r."""
+        k = len(self.actions)
+        column = np.zeros((k, k))
+        column[:, reference] = 1.0
+        ops = self._reference_ops[reference] = (np.eye(k) + column, np.eye(k) - column)
+        return ops
 
     def assess_single(
         self,
@@ -425,9 +457,9 @@ class BayesianLinearBandit:
         values (a test checks it against the batch path's distribution).
 
         The same maths as `assess`: per action `groups` noise-variance draws for the benefit
-        and for the cost (one gamma call), then the net-value noise of every Thompson draw (one
-        normal call: given the variance draws, benefit and cost noise are independent normals,
-        so their difference is a single normal of variance v); the confidence is the
+        and for the cost (one chi-square call), then the net-value noise of every Thompson
+        draw (one normal call: given the variance draws, benefit and cost noise are independent
+        normals, so their difference is a single normal of variance v); the confidence is the
         Rao-Blackwellised average of Phi((m_b - m_r) / sqrt(v_b + v_r)) over the variance
         draws, with v = benefit_var * f_benefit + cost_var * f_cost. What depends only on the
         posteriors (means, covariances, t quantiles, gamma shapes) is
@@ -435,56 +467,65 @@ class BayesianLinearBandit:
         """
         c = self._single_constants(costs, n_draws, min_samples, level)
         k, groups = c.k, c.groups
-        r = c.stacked @ x
-        mean = r[:k] - c.cost_mean
-        # x' (b cov) x = a * the scale^2 of x'beta; the draws are var * a / G with G ~ Gamma(a).
-        scaled = r[k:].reshape(k, -1) @ x
-        numerator = np.concatenate((scaled, c.cost_numerator))
-        scales = numerator[:, None] / rng.standard_gamma(c.shapes)  # (2K, groups)
+        # Column vectors, so that means and numerators broadcast against (K, groups) arrays;
+        # `dot` is the same BLAS product as `@` with less dispatch, and small sums and
+        # differences of rows are products too (cheaper than broadcasting ufuncs here).
+        column = x[:, None]
+        r = c.stacked.dot(column)
+        mean = r[:k]  # (K, 1) mean net value
+        # 2 x' (b cov) x = 2 a * the scale^2 of x'beta, then the cost numerators (constant
+        # rows of `stacked`, exact since x[0] = 1). A variance draw is var * a / G with
+        # G ~ Gamma(a), drawn as C / 2 with C ~ chi^2(2 a): exactly numpy's gamma variate
+        # (its chi-square is twice a gamma draw), with a cheaper argument check.
+        numerator = r[k:].reshape(2 * k, -1).dot(column)  # (2K, 1)
+        scales = numerator / rng.chisquare(c.shapes)  # (2K, groups)
         enough = c.enough
-        cond_var = scales[:k] + scales[k:]  # variance of net value given the factors
+        cond_var = self._pair_sum.dot(scales)  # variance of net value given the factors
         if reference >= 0 and enough[reference]:
-            spread = np.sqrt(cond_var + cond_var[reference])
-            prob = special.ndtr((mean - mean[reference])[:, None] / spread)
-            sums = np.add.reduce(prob, axis=1).tolist()
-            sums[reference] = groups  # the reference is as good as itself
-            confidence = [s / groups if ok else 0.0 for s, ok in zip(sums, enough, strict=True)]
+            plus, minus = self._reference_ops.get(reference) or self._reference_op(reference)
+            spread = np.sqrt(plus.dot(cond_var))  # sqrt(v_b + v_r)
+            prob = special.ndtr(minus.dot(mean) / spread)  # Phi((m_b - m_r) / spread)
+            confidence = prob.dot(c.group_weights).tolist()  # averages over variance draws
+            if not c.all_enough:
+                confidence = [p if ok else 0.0 for p, ok in zip(confidence, enough, strict=True)]
+            confidence[reference] = 1.0  # the reference is as good as itself
         else:
             confidence = [0.0] * k
         # Given the variance factors, benefit and cost noise are independent normals, so their
         # difference is one normal of the summed variance: one draw per action and draw.
         z = rng.standard_normal((k, groups, c.per_group), dtype=np.float32)
-        net = mean[:, None] + (np.sqrt(cond_var)[:, :, None] * z).reshape(k, n_draws)
-        masked = [j for j, ok in enumerate(allowed) if not ok]
-        if len(masked) == k:
+        net = np.multiply(np.sqrt(cond_var)[:, :, None], z).reshape(k, n_draws)
+        net += mean
+        n_masked = 0
+        for j, ok in enumerate(allowed):
+            if not ok:
+                net[j] = -np.inf
+                n_masked += 1
+        if n_masked == k:
             chosen, share = -1, [0.0] * k
         else:
-            if masked:
-                net[masked] = -np.inf
             best = net.argmax(axis=0)
-            share = [b / n_draws for b in np.bincount(best, minlength=k).tolist()]
+            # Each draw weighs 1 / n_draws (sums exact for a power of two, as the default 64).
+            share = np.bincount(best, weights=c.draw_weights, minlength=k).tolist()
             # One draw, uniformly picked, is the Thompson sample (`random` is a far cheaper
             # call than `integers`); the share over all of them is its propensity.
             chosen = int(best[int(rng.random() * n_draws)])
-        # Intervals on 7-element lists: plain floats are cheaper than numpy calls here.
-        centre = mean.tolist()
-        half = [
-            q * math.sqrt(s * inv + cv)
-            for q, s, inv, cv in zip(
-                c.quantile, scaled.tolist(), c.inverse_shape, c.cost_var_list, strict=True
+        # Intervals on 7-element lists: plain floats are cheaper than numpy calls here; one
+        # pass builds each action's (mean, low, high, cost, n), h the interval's half-width.
+        estimates = [
+            (m, m - (h := q * math.sqrt(s * inv + cv)), m + h, cost, n)
+            for m, q, s, inv, cv, cost, n in zip(
+                mean[:, 0].tolist(),
+                c.quantile,
+                numerator[:k, 0].tolist(),
+                c.half_inverse_shape,
+                c.cost_var_list,
+                c.cost,
+                c.counts,
+                strict=True,
             )
         ]
-        return SingleAssessment(
-            mean=centre,
-            low=[m - h for m, h in zip(centre, half, strict=True)],
-            high=[m + h for m, h in zip(centre, half, strict=True)],
-            chosen=chosen,
-            share=share,
-            confidence=confidence,
-            enough=enough,
-            cost=c.cost,
-            counts=c.counts,
-        )
+        return SingleAssessment(estimates, chosen, share, confidence, enough)
 
 
 @dataclass(frozen=True)
@@ -493,32 +534,38 @@ class _SingleConstants:
 
     key: tuple[object, ...]
     stacked: FloatArray
-    """(K + K*d, d): every action's posterior mean, then its covariance times b_n, so that
-    x'beta's mean and a_n * its scale^2 take two products."""
-    inverse_shape: list[float]
-    """1 / a_n per action."""
-    cost_mean: FloatArray
-    cost_numerator: FloatArray
-    """cost variance * dof / 2 per action: divided by a Gamma(dof / 2) draw, a variance draw."""
+    """(K + 2*K*d, d): every action's posterior mean minus its mean cost on the intercept,
+    then its covariance times 2 b_n, then d rows per action whose product with x is
+    (cost variance * dof, 0, ..., 0), so that two products give the mean net value,
+    2 a_n * the scale^2 of x'beta and the cost numerators (a variance draw is the numerator
+    divided by a chi^2 draw of `shapes`)."""
+    half_inverse_shape: list[float]
+    """1 / (2 a_n) per action."""
     cost_var_list: list[float]
     quantile: list[float]
     """Student-t quantile of the credible interval per action (min of the two dofs)."""
     shapes: FloatArray
-    """(2K, groups) gamma shapes: a_n of each benefit model, then dof / 2 of each cost model."""
+    """(2K, groups) chi^2 degrees of freedom (twice the gamma shapes): 2 a_n of each benefit
+    model, then the dof of each cost model."""
     enough: list[bool]
+    all_enough: bool
     cost: list[float]
     counts: list[int]
     k: int
     groups: int
     per_group: int
+    group_weights: FloatArray
+    """(groups,) 1 / groups each: a product with it averages over the variance draws."""
+    draw_weights: FloatArray
+    """(n_draws,) 1 / n_draws each: bincount weights that give each action's Thompson share."""
 
 
 class SingleAssessment(NamedTuple):
     """`Assessment` of one context as plain Python values (one decision's view)."""
 
-    mean: list[float]
-    low: list[float]
-    high: list[float]
+    estimates: list[tuple[float, float, float, float, int]]
+    """Per action: (posterior mean net value, low and high ends of its credible interval,
+    posterior mean cost, observations)."""
     chosen: int
     """Thompson choice among allowed actions (-1 when none is allowed)."""
     share: list[float]
@@ -526,7 +573,25 @@ class SingleAssessment(NamedTuple):
     confidence: list[float]
     """P(net_b >= net_reference), 0 without enough samples or reference."""
     enough: list[bool]
-    cost: list[float]
-    """Posterior mean cost per action."""
-    counts: list[int]
-    """Observations per action."""
+
+    @property
+    def mean(self) -> list[float]:
+        return [e[0] for e in self.estimates]
+
+    @property
+    def low(self) -> list[float]:
+        return [e[1] for e in self.estimates]
+
+    @property
+    def high(self) -> list[float]:
+        return [e[2] for e in self.estimates]
+
+    @property
+    def cost(self) -> list[float]:
+        """Posterior mean cost per action."""
+        return [e[3] for e in self.estimates]
+
+    @property
+    def counts(self) -> list[int]:
+        """Observations per action."""
+        return [e[4] for e in self.estimates]

@@ -53,6 +53,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cached_property
+from itertools import repeat
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -95,6 +96,9 @@ _AUTONOMOUS_REASONS = np.array([False, False, False, False, False, True, False])
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
+
+_new_tuple = tuple.__new__
+_new_object = object.__new__
 
 _FORCE_VECTOR_GATE = False
 """Tests set this to check that the scalar single-decision gate matches the vectorised one."""
@@ -147,15 +151,6 @@ class Decision:
     """Level of the intervals in `estimates`."""
     min_samples: int = 20
     """The policy's `min_samples_per_action` when this decision was made."""
-
-    @classmethod
-    def _from_fields(cls, **fields: Any) -> Decision:
-        """Build from every field, skipping the frozen-dataclass `__init__` (one guarded
-        setattr per field, which costs more than the rest of assembling a decision). Only for
-        callers that pass all fields, as `HybridController._decide_one` does."""
-        decision = cls.__new__(cls)
-        decision.__dict__.update(fields)
-        return decision
 
     @cached_property
     def explanation(self) -> str:
@@ -301,6 +296,8 @@ class HybridController:
         """Actions exploration may pick (`hybrid.exploration_max_cost`: safe exploration)."""
         self._explorable_list: list[bool] = self._explorable.tolist()
         self._labels_version = -1
+        self._allowed: dict[tuple[str, ...], list[bool]] = {}
+        """Allowed actions (catalogue order) per tuple of masked ones (read-only lists)."""
         self.support = RegimeSupport(policy, self.actions)
         """Outcomes per action in each rule regime: the overlap a comparison needs."""
         self._rebuild()
@@ -382,14 +379,13 @@ class HybridController:
         """Guards, acceptability masks (None: nothing masked) and the rule layer for one
         context."""
         guard = masked_actions(self.policy, signals, now=now, history=history)
-        if acceptability_mask is None and all(name in self.index for name in guard):
+        if acceptability_mask is None and self.index.keys() >= guard.keys():
             # No operator verdicts to apply (the common case): the guards' reasons, already in
-            # catalogue order, are the masks.
-            masked = dict(guard)
+            # catalogue order, are the masks (the same dict: nothing modifies either).
             proposal = evaluate_rules(
-                self.policy, signals, recent_signals=recent_signals, masked=masked
+                self.policy, signals, recent_signals=recent_signals, masked=guard
             )
-            return _RowRules(proposal, guard, masked, False)
+            return _new_tuple(_RowRules, (proposal, guard, guard, False))
         masked = dict(guard)
         yielded = False
         accept_masked = (
@@ -420,8 +416,9 @@ class HybridController:
         rng: np.random.Generator | int | None = None,
     ) -> Decision:
         """Decide for one window of signals (see the module docstring for the procedure)."""
-        _check_autonomy(autonomy)
-        generator = self._rng(rng)
+        if autonomy not in AUTONOMY_LEVELS:
+            _check_autonomy(autonomy)
+        generator = self.rng if rng is None else self._rng(rng)
         sig = {str(k): float(v) for k, v in signals.items()}
         x = context_vector(sig)
         if self.memory.n_labels:
@@ -692,9 +689,14 @@ class HybridController:
             layer = _DEFAULT
         else:
             layer = _GUARD
+        if layer == _GUARD:
+            return layer, True
         guard = row.guard_masked
-        event = layer == _GUARD or any(f.action in guard for f in proposal.fired)
-        return layer, event
+        if guard:
+            for fired in proposal.fired:
+                if fired.action in guard:
+                    return layer, True
+        return layer, False
 
     def _decide_one(
         self,
@@ -712,7 +714,9 @@ class HybridController:
         settings, approval = policy.hybrid, policy.approval
         k = len(names)
         masked = row.masked
-        allowed = [name not in masked for name in names] if masked else [True] * k
+        allowed = self._allowed.get(tuple(masked))
+        if allowed is None:  # at most 2^K patterns, in practice a handful
+            allowed = self._allowed[tuple(masked)] = [name not in masked for name in names]
         rule_layer, guard_event = self._rule_layer(row)
         proposal = row.proposal
         rule_action = self.index[proposal.action]
@@ -730,10 +734,10 @@ class HybridController:
         enough, share, conf_all, chosen = view.enough, view.share, view.confidence, view.chosen
         # No overlap, no confidence: both compared actions need outcomes in this rule regime.
         here = self.support.supported(signals, settings.min_samples_per_action)
-        if here[rule_action]:
-            conf_all = [c if ok else 0.0 for c, ok in zip(conf_all, here, strict=True)]
-        else:
+        if not here[rule_action]:
             conf_all = [0.0] * k
+        elif not all(here):  # (every action supported, the common case: nothing to zero)
+            conf_all = [c if ok else 0.0 for c, ok in zip(conf_all, here, strict=True)]
         threshold = settings.confidence_threshold
         rule_enough = enough[rule_action]
         any_allowed = chosen >= 0  # the Thompson choice exists iff an action is allowed
@@ -780,8 +784,8 @@ class HybridController:
                         propensity -= exploration * share[b]
         else:
             propensity = 1.0
-        cost = view.cost
-        action_cost = cost[action]
+        estimates = view.estimates
+        action_cost = estimates[action][3]
         action_name = names[action]
         guard_event = guard_event or action_name in row.guard_masked or not any_allowed
         reasons = [False] * _N_REASONS
@@ -795,7 +799,8 @@ class HybridController:
                     chosen != rule_action
                     and enough[chosen]
                     and rule_enough
-                    and view.mean[chosen] - view.mean[rule_action] < approval.disagreement_margin
+                    and estimates[chosen][0] - estimates[rule_action][0]
+                    < approval.disagreement_margin
                 )
             reasons[_EXPLORE] = explored
         reasons[_GUARD_EVENT] = guard_event
@@ -803,7 +808,10 @@ class HybridController:
         four_eyes_cost = approval.four_eyes_above_cost
         four_eyes = needs and four_eyes_cost is not None and action_cost > four_eyes_cost
         adaptive = names[chosen] if any_allowed else None
-        return Decision._from_fields(
+        # Every field set at once, skipping the frozen-dataclass `__init__` (one guarded setattr
+        # per field, which costs more than the rest of assembling a decision).
+        decision = _new_object(Decision)
+        decision.__dict__.update(
             action=action_name,
             layer=LAYERS[layer],
             confidence=confidence,
@@ -816,9 +824,11 @@ class HybridController:
             needs_approval=needs,
             approval_reasons=self._approval_texts(
                 reasons, confidence, action_cost, action_name, adaptive, rule_action, row
-            ),
+            )
+            if needs
+            else (),
             four_eyes=four_eyes,
-            estimates=self._estimates(view.mean, view.low, view.high, cost, view.counts),
+            estimates=self._estimates(estimates),
             fired_rules=proposal.fired,
             masked=masked,
             propensity=propensity,
@@ -830,19 +840,15 @@ class HybridController:
             credible_level=self.level,
             min_samples=settings.min_samples_per_action,
         )
+        return decision
 
     def _estimates(
-        self,
-        mean: Sequence[float],
-        low: Sequence[float],
-        high: Sequence[float],
-        cost: Sequence[float],
-        counts: Sequence[int],
+        self, rows: Sequence[tuple[float, float, float, float, int]]
     ) -> dict[str, ActionEstimate]:
-        """Per-action estimates from plain lists (catalogue order)."""
-        return dict(
-            zip(self.actions, map(ActionEstimate, mean, low, high, cost, counts), strict=True)
-        )
+        """Per-action estimates from (mean, low, high, cost, n) rows in catalogue order."""
+        # tuple.__new__ is what the named tuple's own constructor calls; mapped over the rows
+        # it builds them all in C.
+        return dict(zip(self.actions, map(_new_tuple, repeat(ActionEstimate), rows), strict=True))
 
     def _compose(
         self,
@@ -943,7 +949,8 @@ class HybridController:
         if flags[_GUARD_EVENT]:
             proposal = row.proposal
             blocked = [f.name for f in proposal.fired if f.action in row.guard_masked]
-            if all(name in row.masked for name in self.actions):
+            masked = row.masked
+            if len(masked) >= len(self.actions) and all(name in masked for name in self.actions):
                 texts.append("every action is masked by guards")
             elif blocked:
                 texts.append(f"guards blocked the action of rule(s) {', '.join(blocked)}")

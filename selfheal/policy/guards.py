@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from selfheal.policy.dump import format_duration
 from selfheal.policy.fields import format_number
 from selfheal.policy.model import ActionRecord, Guard, Policy
-from selfheal.policy.rules import holds, signal_value
+from selfheal.policy.rules import _COMPARE
 
 __all__ = ["masked_actions"]
 
@@ -59,16 +59,19 @@ def masked_actions(
             when = guard.when
             if when is None:
                 continue
-            value = signal_value(signals, when.signal)
-            if math.isnan(value):  # unknown: a guard errs on the side of masking
-                reason = f"{when.signal} is unknown (NaN)"
-            elif holds(value, when.op, when.value):
+            value = float(signals.get(when.signal, 0.0))  # `signal_value`, inline
+            if value != value:  # NaN, unknown: a guard errs on the side of masking
+                reason = f"{guard.name}: {when.signal} is unknown (NaN)"
+            elif _COMPARE[when.op](value, when.value):  # `holds` without its NaN test
                 reason = (
-                    f"{when.signal} = {format_number(value)} {when.op} {format_number(when.value)}"
+                    f"{guard.name}: {when.signal} = {format_number(value)} {when.op} "
+                    f"{format_number(when.value)}"
                 )
             else:
                 continue
-            found = dict.fromkeys(guard.actions, reason)
+            for action in guard.actions:
+                reasons.setdefault(action, []).append(reason)
+            continue
         elif not history and kind != "cost_budget" and (kind == "cooldown" or guard.max_count > 0):
             continue  # no past action (the common case): nothing to count, nothing masked
         else:
@@ -97,12 +100,18 @@ def _check(
     since: datetime,
 ) -> dict[str, str]:
     """The actions a history guard (every kind but ``forbid``) masks now, each with the reason
-    (without the guard's name). `since` is the start of the guard's period (``now - period``)."""
+    (without the guard's name). `since` is the start of the guard's period (``now - period``).
+
+    Plain loops rather than comprehensions: histories are short, and this runs for every
+    history guard at every decision."""
     kind = guard.kind
     listed = guard.actions
 
     if kind == "budget":
-        count = sum(1 for r in history if r.action in listed and r.at > since)
+        count = 0
+        for r in history:
+            if r.action in listed and r.at > since:
+                count += 1
         if count < guard.max_count:
             return {}
         reason = (
@@ -111,10 +120,12 @@ def _check(
         return dict.fromkeys(guard.actions, reason)
 
     if kind == "cooldown":
-        recent = [r.at for r in history if r.action in listed and r.at > since]
-        if not recent:
+        last = None
+        for r in history:
+            if r.action in listed and r.at > since and (last is None or r.at > last):
+                last = r.at
+        if last is None:
             return {}
-        last = max(recent)
         ago = format_duration(max(0.0, round((now - last).total_seconds() / 60)))
         reason = (
             f"last {_or(guard.actions)} {ago} ago, cooldown {format_duration(guard.period_minutes)}"
@@ -123,7 +134,10 @@ def _check(
 
     if kind == "max_attempts":
         windowed = guard.period_minutes > 0
-        attempts = [r for r in history if r.action in listed and (not windowed or r.at > since)]
+        attempts = []
+        for r in history:
+            if r.action in listed and (not windowed or r.at > since):
+                attempts.append(r)
         if len(attempts) < guard.max_count:
             return {}  # the streak cannot reach the limit
         attempts.sort(key=_time_of)
@@ -142,11 +156,15 @@ def _check(
         return dict.fromkeys(guard.actions, reason)
 
     if kind == "cost_budget":
-        spent = math.fsum([r.cost for r in history if r.at > since])
+        spent_costs = []
+        for r in history:
+            if r.at > since:
+                spent_costs.append(r.cost)
+        spent = math.fsum(spent_costs)
         if math.isnan(spent):  # a record with an unknown cost: assume the worst
             spent = math.inf
-        costs = _listed_costs(guard, policy)
-        if spent + max(costs.values(), default=0.0) <= guard.max_cost:
+        costs, dearest = _listed_costs(guard, policy)
+        if spent + dearest <= guard.max_cost:
             return {}  # even the dearest listed action fits (the common case)
         masked = {}
         for action, cost in costs.items():
@@ -160,23 +178,25 @@ def _check(
     return {}
 
 
-_COSTS: dict[int, tuple[Guard, Policy, dict[str, float]]] = {}
+_COSTS: dict[int, tuple[Guard, Policy, dict[str, float], float]] = {}
 
 
-def _listed_costs(guard: Guard, policy: Policy) -> dict[str, float]:
-    """Catalogue cost of each action `guard` lists (0 when not in the catalogue), computed once
-    per (guard, policy) pair; the identity check makes a recycled id() harmless."""
+def _listed_costs(guard: Guard, policy: Policy) -> tuple[dict[str, float], float]:
+    """Catalogue cost of each action `guard` lists (0 when not in the catalogue) and the
+    largest of them (0 for none), computed once per (guard, policy) pair; the identity check
+    makes a recycled id() harmless."""
     cached = _COSTS.get(id(guard))
     if cached is not None and cached[0] is guard and cached[1] is policy:
-        return cached[2]
+        return cached[2], cached[3]
     costs = {}
     for action in guard.actions:
         spec = policy.actions.get(action)
         costs[action] = spec.cost if spec is not None else 0.0
+    dearest = max(costs.values(), default=0.0)
     if len(_COSTS) > 1024:
         _COSTS.clear()
-    _COSTS[id(guard)] = (guard, policy, costs)
-    return costs
+    _COSTS[id(guard)] = (guard, policy, costs, dearest)
+    return costs, dearest
 
 
 @functools.lru_cache(maxsize=256)

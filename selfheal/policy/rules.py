@@ -52,10 +52,12 @@ def _held_before(rule: Rule, recent: Sequence[Mapping[str, float]]) -> bool:
         return True
     if len(recent) < needed:
         return False
-    return all(
-        holds(signal_value(window, rule.signal), rule.op, rule.threshold)
-        for window in recent[len(recent) - needed :]
-    )
+    # `holds` inline (an IEEE comparison with NaN is already False): a loop, not a generator.
+    compare, signal, threshold = _COMPARE[rule.op], rule.signal, rule.threshold
+    for window in recent[len(recent) - needed :]:
+        if not compare(float(window.get(signal, 0.0)), threshold):
+            return False
+    return True
 
 
 def evaluate_rules(
@@ -78,25 +80,33 @@ def evaluate_rules(
     otherwise the first unmasked action of the catalogue, with confidence 0 so that the
     approval gate asks a human.
     """
+    get = signals.get
     ranked = [
         (index, rule)
         for index, rule in enumerate(policy.rules)
-        if _COMPARE[rule.op](float(signals.get(rule.signal, 0.0)), rule.threshold)
+        if _COMPARE[rule.op](float(get(rule.signal, 0.0)), rule.threshold)
         and (rule.for_windows == 1 or _held_before(rule, recent_signals))
     ]
     if len(ranked) > 1:
         ranked.sort(key=_deciding_order)
-    fired = tuple(
-        FiredRule(
-            name=rule.name,
-            signal=rule.signal,
-            value=signal_value(signals, rule.signal),
-            threshold=rule.threshold,
-            action=rule.action,
-            confidence=rule.confidence,
-            priority=rule.priority,
+    # Positional arguments and a list: this runs at every decision.
+    fired = (
+        tuple(
+            [
+                FiredRule(
+                    rule.name,
+                    rule.signal,
+                    float(get(rule.signal, 0.0)),
+                    rule.threshold,
+                    rule.action,
+                    rule.confidence,
+                    rule.priority,
+                )
+                for _, rule in ranked
+            ]
         )
-        for _, rule in ranked
+        if ranked
+        else ()
     )
     for _, rule in ranked:
         if rule.action not in masked:
