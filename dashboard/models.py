@@ -35,9 +35,9 @@ class AuditEvent(models.Model):
     actor_label = models.CharField(
         max_length=150, help_text="Username, or system:<component> for beat and workers."
     )
-    verb = models.CharField(max_length=80, db_index=True, help_text="e.g. policy.activated")
-    object_type = models.CharField(max_length=80, db_index=True)
-    object_id = models.CharField(max_length=64, db_index=True)
+    verb = models.CharField(max_length=80, help_text="e.g. policy.activated")
+    object_type = models.CharField(max_length=80)
+    object_id = models.CharField(max_length=64)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
@@ -47,7 +47,15 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_id", "at"])]
+        # Every state change writes an event, so each index here costs every write. Lookups are
+        # exact (the API's filters, an object's history): plain b-tree indexes, none of the
+        # pattern (LIKE) twins `db_index=True` adds to a text column on PostgreSQL; an object's
+        # history and `object_type` alone use the composite one.
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "at"]),
+            models.Index(fields=["object_id"], name="dashboard_audit_object_id"),
+            models.Index(fields=["verb"], name="dashboard_audit_verb"),
+        ]
 
     def __str__(self) -> str:
         target = f"{self.object_type}:{self.object_id}"
@@ -240,8 +248,10 @@ class Decision(models.Model):
     health_check = models.OneToOneField(
         HealthCheck, null=True, blank=True, on_delete=models.SET_NULL, related_name="decision"
     )
+    # Indexed by (state, expires_at) below: a state column of its own (and its LIKE twin on
+    # PostgreSQL) would only add work to every transition, which rewrites every index entry.
     state = models.CharField(
-        max_length=20, choices=DecisionState.choices, default=DecisionState.PROPOSED, db_index=True
+        max_length=20, choices=DecisionState.choices, default=DecisionState.PROPOSED
     )
     action = models.CharField(max_length=64, help_text="The action that runs (after an override).")
     proposed_action = models.CharField(max_length=64)
@@ -330,7 +340,7 @@ class Execution(models.Model):
     action = models.CharField(max_length=64)
     executor = models.CharField(max_length=200)
     state = models.CharField(
-        max_length=12, choices=ExecutionState.choices, default=ExecutionState.QUEUED, db_index=True
+        max_length=12, choices=ExecutionState.choices, default=ExecutionState.QUEUED
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     queued_at = models.DateTimeField(default=timezone.now)
@@ -338,6 +348,10 @@ class Execution(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+
+    class Meta:
+        # The sweeper's lookup of queued and running executions (exact states only).
+        indexes = [models.Index(fields=["state"], name="dashboard_execution_state")]
 
     def __str__(self) -> str:
         return f"{self.action} for #{self.decision_id} ({self.state})"
