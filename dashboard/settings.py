@@ -137,7 +137,8 @@ elif env_bool("DB_SERVER_SIDE_BINDING", default=True):
     # planning it again: the few statement shapes every check, approval and execution runs
     # cost the database about half the CPU. Set DB_SERVER_SIDE_BINDING=false behind a
     # transaction-pooling PgBouncer that does not keep prepared statements.
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
+    # (Django turns psycopg's automatic preparation off unless `prepare_threshold` is given.)
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
