@@ -284,6 +284,11 @@ def outage(
     time.sleep(2)
     approve_batch(decisions[:per_phase])
     ask_check()
+    # A message still in Redis when it stops (queued, or prefetched and unacknowledged) is lost
+    # with it: this Redis keeps nothing on disk, as ours in tests. An approval is re-sent from
+    # its row by the sweeper; a "check now" has no row (the pipeline's next slot checks it
+    # anyway), so the outage starts once the check accepted before it has run.
+    wait_for(lambda: HealthCheck.objects.filter(pipeline=probe).exists(), timeout=30)
     time.sleep(1)
 
     traffic.phase = "outage"
