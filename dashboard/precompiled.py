@@ -48,6 +48,17 @@ def _sentinel(kind: _ParamKind, index: int) -> Any:
     return datetime(1901, 1, 1, 0, 0, index + 1, 123_457, tzinfo=UTC)
 
 
+# The range of a 64-bit integer column: no row holds a value outside it. The ORM answers a lookup
+# with such a value as matching nothing (since Django 5.0); passed on as a parameter, SQLite
+# raises OverflowError (a 500 for an id like 15629237077562118144 in a URL).
+_INT64 = range(-(2**63), 2**63)
+
+
+def _unmatchable(arguments: dict[str, Any]) -> bool:
+    """Whether an int argument is outside the range any integer column can hold."""
+    return any(type(v) is int and v not in _INT64 for v in arguments.values())
+
+
 def _adapted(value: Any, alias: str) -> Any:
     """`value` as the ORM passes it to the database: a datetime as the backend stores it (text
     on SQLite), a UUID as hex where the backend has no UUID type."""
@@ -170,6 +181,8 @@ class Precompiled(Generic[M]):
 
     def all(self, **arguments: Any) -> list[M]:
         """Every model instance the shape selects, in its order."""
+        if _unmatchable(arguments):
+            return []
         alias, compiled = self._compiled()
         if not compiled.complete:
             return list(self.build(**arguments))
@@ -182,6 +195,8 @@ class Precompiled(Generic[M]):
 
     def rows(self, **arguments: Any) -> list[tuple[Any, ...]]:
         """The rows of a `values_list` shape, converted as the ORM converts them."""
+        if _unmatchable(arguments):
+            return []
         alias, compiled = self._compiled()
         if not compiled.complete:
             return [tuple(row) for row in self.build(**arguments)]

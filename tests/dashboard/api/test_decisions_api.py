@@ -185,6 +185,28 @@ def test_it_answers_404_for_unknown_decisions(api):
     )
 
 
+@pytest.mark.parametrize("verb", ["approve", "reject", "override"])
+def test_it_answers_404_for_ids_no_database_column_can_hold(api, verb):
+    """Found by the schema fuzzing: an id past 64 bits reached SQLite and raised (500)."""
+    answer = api["otto"].post(
+        f"/api/v1/decisions/15629237077562118144/{verb}/",
+        {"comment": "x", "action": "none"},
+        format="json",
+    )
+    assert answer.status_code == 404, answer.content
+
+
+def test_it_pages_past_the_end_with_offsets_no_database_can_take(api, pending):
+    """Found by the schema fuzzing: LIMIT/OFFSET past 64 bits failed on SQLite (500)."""
+    huge = 2**70
+    for path in ("/api/v1/decisions/", "/api/v1/policies/", "/api/v1/audit-events/"):
+        answer = api["vera"].get(path, {"offset": huge, "limit": huge})
+        assert answer.status_code == 200, (path, answer.content[:200])
+        assert answer.json()["results"] == [], path
+    listed = api["vera"].get("/api/v1/decisions/", {"limit": huge}).json()
+    assert [row["id"] for row in listed["results"]] == [pending.pk]
+
+
 @pytest.mark.parametrize(
     ("verb", "body"),
     [
