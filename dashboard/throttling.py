@@ -1,7 +1,9 @@
 """Rate limits: operator verdicts (API and pages) per user, failed logins per client address.
 
-Built on DRF's `SimpleRateThrottle` (a sliding window of request times in Django's cache), so
-the API and the pages count the same way and answer 429 with `Retry-After`. The counts live in
+Built on DRF's `SimpleRateThrottle`, so the API and the pages count the same way and answer
+429 with `Retry-After`: verdicts with its sliding window of request times, failed logins with an
+atomic counter per fixed window (see `LoginFailureThrottle`: a password guess must not slip past
+the limit by being sent alongside others). The counts live in
 the default cache: Redis when `REDIS_URL` is set, so every web process shares them; a file
 cache in `var/` otherwise (shared by the processes of one host). Rates come from
 `SELFHEAL_THROTTLE_RATES` (env `SELFHEAL_THROTTLE_REVIEW` / `SELFHEAL_THROTTLE_LOGIN`,
@@ -60,39 +62,67 @@ class ReviewThrottle(ConfiguredRateThrottle):
 
 
 class LoginFailureThrottle(ConfiguredRateThrottle):
-    """Failed logins per client address: once the rate is used up, every login attempt from
-    that address is refused until the oldest failure leaves the window. Successful logins do
-    not count, so a team behind one address is not locked out by its own sign-ins."""
+    """Failed logins per client address, counted in fixed windows of the rate's period.
+
+    Every login attempt first takes a place in its address's count for the current window with
+    the cache's atomic increment (Redis `INCR`), and gives the place back when it succeeds, so
+    successful logins do not count and a team behind one address is not locked out by its own
+    sign-ins. An attempt that finds the count at the limit is refused without trying the
+    password. Taking the place before trying is what makes the limit hold under concurrency:
+    of fifty wrong passwords sent at once, at most `limit` are tried (reading a history and
+    writing it back, as `SimpleRateThrottle` does, lets every one of them through). On the file
+    cache of the embedded default the increment is a read and a write, so concurrent attempts
+    from one address may still slip past there; Redis (`REDIS_URL`) counts exactly.
+    """
 
     scope = "login"
+    window_end = 0.0
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
-    def blocked(self, request: HttpRequest) -> bool:
-        """True when the address has used up its failures (records nothing; False when the
-        cache is unreachable, see the class docstring)."""
+    def window_key(self, request: HttpRequest) -> tuple[str, int] | None:
+        """The address's counter for the current window and the limit, or None when off."""
         limit, duration = self.parse_rate(self.rate)
         if limit is None or duration is None:
-            return False
-        self.key = self.get_cache_key(request, None)
-        try:
-            self.history = self.cache.get(self.key, [])
-        except Exception as exc:
-            logger.warning("login rate limit not applied: cache unavailable (%s)", exc)
-            self.history = []
-            return False
-        self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - duration:
-            self.history.pop()
-        return len(self.history) >= limit
+            return None
+        now = self.timer()
+        window = int(now // duration)
+        self.window_end = (window + 1) * duration
+        self.duration = duration
+        return f"{self.get_cache_key(request, None)}:{window}", limit
 
-    def record_failure(self, request: HttpRequest) -> None:
-        if self.rate is None:
-            return
-        if not hasattr(self, "history"):
-            self.blocked(request)
+    def reserve(self, request: HttpRequest) -> bool:
+        """Count this attempt; False (and nothing counted) when the address has used up its
+        failures in this window. True when the limit is off or the cache unreachable (see
+        `ConfiguredRateThrottle`)."""
+        self.key = None
+        counter = self.window_key(request)
+        if counter is None:
+            return True
+        key, limit = counter
         try:
-            self.throttle_success()
+            self.cache.add(key, 0, timeout=self.duration + 60)
+            count = self.cache.incr(key)
+        except Exception as exc:  # unreachable cache, or the counter evicted between the calls
+            logger.warning("login rate limit not applied: cache unavailable (%s)", exc)
+            return True
+        self.key = key
+        if count > limit:
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give the place back (the attempt succeeded, or was refused)."""
+        if self.key is None:
+            return
+        try:
+            self.cache.decr(self.key)
         except Exception as exc:
-            logger.warning("login failure not counted: cache unavailable (%s)", exc)
+            logger.warning("login attempt not given back: cache unavailable (%s)", exc)
+        self.key = None
+
+    def wait(self) -> float:
+        """Seconds until the current window ends (the `Retry-After` of a refusal)."""
+        return max(0.0, self.window_end - self.timer())

@@ -43,9 +43,9 @@ class ThrottledLoginView(LoginView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         throttle = LoginFailureThrottle()
-        if throttle.blocked(request):
+        if not throttle.reserve(request):
             return too_many_requests(request, throttle.wait(), "Too many failed logins.")
         response = super().post(request, *args, **kwargs)
-        if not self.request.user.is_authenticated:
-            throttle.record_failure(request)
+        if self.request.user.is_authenticated:
+            throttle.release()
         return response
