@@ -187,6 +187,8 @@ if REDIS_URL:
     }
 else:
     CELERY_BROKER_URL = "filesystem://localhost//"
+    # kombu's transport with whole messages only (its own can hand a worker an empty file).
+    CELERY_BROKER_TRANSPORT = "dashboard.filesystem_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),

@@ -26,6 +26,7 @@ def test_it_reports_ready_when_database_and_broker_answer(client):
 def test_it_answers_503_naming_the_broker_when_it_is_unreachable(client, monkeypatch):
     # Port 1 on loopback refuses connections: a broker that is down.
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(celery_app.conf, "broker_transport", None)  # the filesystem one's
     response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
