@@ -8,15 +8,20 @@ the window as telemetry; the regular health checks then see it like any other pi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from dashboard.models import AutonomyLevel, Pipeline
+from dashboard.models import AutonomyLevel, Pipeline, PolicyVersion
 from dashboard.services.audit import audit_record
+from dashboard.services.policies import policy_version_activate, policy_version_create
 from dashboard.services.telemetry import pipeline_set_reference, telemetry_ingest
+from selfheal.policy import dump_policy, load_policy
 from selfheal.sim.demo import DemoPipeline
 
 DEMO_ACTOR = "system:demo"
@@ -28,12 +33,42 @@ DEMO_FLEET = (
     ("demo-search-ranking", "ranking", AutonomyLevel.AUTONOMOUS),
 )
 DEMO_INTERVAL_SECONDS = 20
+DEMO_POLICY = "demo"
+# A demo window (beat's demo feed, every 10 s) stands for an hour of the simulated world, so the
+# demo policy measures an action's outcome a minute after it ran where the shipped policy waits
+# 6 h: within minutes of `make run` actions succeed or fail and become experience.
+DEMO_MEASURE_OUTCOME_MINUTES = 1.0
+
+
+def demo_policy_ensure(*, directory: Path | None = None) -> PolicyVersion:
+    """The demo fleet's policy: the shipped `default.yaml` with demo timing, stored and
+    activated the first time (an admin may edit it afterwards like any other policy)."""
+    active = PolicyVersion.objects.filter(name=DEMO_POLICY, is_active=True).first()
+    if active is not None:
+        return active
+    source = ((directory or settings.POLICIES_DIR) / "default.yaml").read_text(encoding="utf-8")
+    policy = replace(
+        load_policy(source, name=DEMO_POLICY),
+        measure_outcome_after_minutes=DEMO_MEASURE_OUTCOME_MINUTES,
+    )
+    text = (
+        "# The demo fleet's policy, written by `manage.py demo_fleet`: policies/default.yaml\n"
+        "# with demo timing (a demo window of 10 s stands for an hour of the simulated world,\n"
+        f"# so outcomes are measured {DEMO_MEASURE_OUTCOME_MINUTES:g} min after an action).\n"
+        + dump_policy(policy)
+    )
+    version = policy_version_create(
+        name=DEMO_POLICY, text=text, author=DEMO_ACTOR, comment="default.yaml with demo timing"
+    )
+    return policy_version_activate(version=version, actor=DEMO_ACTOR)
 
 
 def demo_fleet_create(*, seed: int = 0, interval_seconds: int = DEMO_INTERVAL_SECONDS) -> list[str]:
-    """Create the demo pipelines that do not exist yet; returns the names created."""
+    """Create the demo pipelines that do not exist yet, on the demo policy; returns the names
+    created."""
     created = []
     now = timezone.now()
+    demo_policy_ensure()
     for i, (name, profile, autonomy) in enumerate(DEMO_FLEET):
         if Pipeline.objects.filter(name=name).exists():
             continue
@@ -46,6 +81,7 @@ def demo_fleet_create(*, seed: int = 0, interval_seconds: int = DEMO_INTERVAL_SE
                 check_interval_seconds=interval_seconds,
                 autonomy_level=autonomy,
                 executor="simulated",
+                policy_name=DEMO_POLICY,
                 demo_state=world.to_dict(),
                 next_check_at=now + timedelta(seconds=interval_seconds),
             )
