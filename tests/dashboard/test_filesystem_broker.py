@@ -23,16 +23,21 @@ from dashboard.filesystem_broker import Transport
 MESSAGES = 1000
 
 
-def race(transport: type, folder: Path) -> tuple[list[int], list[Exception]]:
-    """Two producers and two consumers on one folder; (message numbers read, read errors)."""
+def broker_options(folder: Path) -> dict[str, object]:
+    """Transport options for a broker in `folder` (its folders made), as settings.py sets them."""
     for name in ("queue", "processed"):
         (folder / name).mkdir()
-    options = {
+    return {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
         "store_processed": False,
     }
+
+
+def race(transport: type, folder: Path) -> tuple[list[int], list[Exception]]:
+    """Two producers and two consumers on one folder; (message numbers read, read errors)."""
+    options = broker_options(folder)
     read: list[int] = []
     errors: list[Exception] = []
     done = threading.Event()
@@ -82,14 +87,7 @@ def test_every_message_is_read_whole_and_once(tmp_path):
 def test_a_message_being_written_is_not_handed_out(tmp_path, monkeypatch, module, transport):
     """A consumer polls while a producer is between creating its file and writing it: kombu's
     channel hands out the empty file (the reason for ours), ours hands out nothing yet."""
-    for name in ("queue", "processed"):
-        (tmp_path / name).mkdir()
-    options = {
-        "data_folder_in": str(tmp_path / "queue"),
-        "data_folder_out": str(tmp_path / "queue"),
-        "processed_folder": str(tmp_path / "processed"),
-        "store_processed": False,
-    }
+    options = broker_options(tmp_path)
     consumer = Connection(transport=transport, transport_options=options).default_channel
     seen: list[object] = []
     serialise = module.dumps
