@@ -43,7 +43,7 @@ class ThrottledLoginView(LoginView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         throttle = LoginFailureThrottle()
-        if not throttle.reserve(request):
+        if not throttle.allows(request):
             return too_many_requests(request, throttle.wait(), "Too many failed logins.")
         response = super().post(request, *args, **kwargs)
         if self.request.user.is_authenticated:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -28,7 +29,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from dashboard.models import AuditEvent, Decision, DecisionState, PolicyVersion, TelemetryWindow
-from dashboard.throttling import LoginFailureThrottle, ReviewThrottle
+from dashboard.throttling import ConfiguredRateThrottle, LoginFailureThrottle, ReviewThrottle
 from tests.factories import PASSWORD, make_pending
 from tests.reliability.hostile_world import (
     World,
@@ -148,15 +149,29 @@ def forget(throttle_key: str) -> None:
     cache.delete(throttle_key)
 
 
-def review_key(user: Any) -> str:
-    return ReviewThrottle.cache_format % {"scope": "review", "ident": user.pk}
+def forget_verdicts(user: Any) -> None:
+    """Start from an empty review count for `user` in the current window."""
+    request = type("Request", (), {"user": user, "META": {}})()
+    found = ReviewThrottle().counter_key(request)
+    if found is not None:
+        forget(found[0])
 
 
-def test_it_throttles_verdicts_in_the_api_and_the_pages(world, reliability, settings):
+@pytest.fixture
+def frozen_limits(monkeypatch: pytest.MonkeyPatch) -> float:
+    """The rate limits' clock, held 10 s into a one-minute window (no window turns mid-test)."""
+    now = (time.time() // 60) * 60 + 10
+    monkeypatch.setattr(ConfiguredRateThrottle, "timer", lambda self: now)
+    return now
+
+
+def test_it_throttles_verdicts_in_the_api_and_the_pages(
+    world, reliability, settings, frozen_limits
+):
     """Verdicts past the review rate get 429 with Retry-After (API and pages, counted together)"""
     settings.SELFHEAL_THROTTLE_RATES = {**settings.SELFHEAL_THROTTLE_RATES, "review": "4/minute"}
     operator = world.users["operator"]
-    forget(review_key(operator))
+    forget_verdicts(operator)
     decisions = [make_pending(world.pipeline, world.policy) for _ in range(5)]
     api = api_as(world, "operator")
     page = Client()
@@ -188,12 +203,12 @@ def test_it_throttles_verdicts_in_the_api_and_the_pages(world, reliability, sett
     assert state_digest() == before
     assert Decision.objects.get(pk=decisions[4].pk).state == DecisionState.PENDING_APPROVAL
     # Another operator is not held back by this one's rate.
-    forget(review_key(world.users["policy_admin"]))
+    forget_verdicts(world.users["policy_admin"])
     other = api_as(world, "policy_admin").post(
         f"/api/v1/decisions/{decisions[4].pk}/approve/", {}, format="json"
     )
     assert other.status_code == 200
-    forget(review_key(operator))
+    forget_verdicts(operator)
     reliability(
         did="rate 4/minute; 2 API + 2 page verdicts, then a 5th by API, page and htmx",
         figure=f"first 4 answered 200/302; the next 3 got 429, Retry-After {max(waits)} s, "
@@ -206,15 +221,7 @@ def fresh_address() -> str:
     return f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(256)}"
 
 
-@pytest.fixture
-def login_clock(monkeypatch: pytest.MonkeyPatch) -> float:
-    """The login limit's clock, held 10 s into a one-minute window (no window turns mid-test)."""
-    now = (time.time() // 60) * 60 + 10
-    monkeypatch.setattr(LoginFailureThrottle, "timer", lambda self: now)
-    return now
-
-
-def test_it_throttles_failed_logins_per_address(world, reliability, settings, login_clock):
+def test_it_throttles_failed_logins_per_address(world, reliability, settings, frozen_limits):
     """Failed logins past the login rate get 429 with Retry-After, even with the right password"""
     settings.SELFHEAL_THROTTLE_RATES = {**settings.SELFHEAL_THROTTLE_RATES, "login": "3/minute"}
     world.users["policy_admin"].set_password(PASSWORD)
@@ -252,24 +259,31 @@ def test_it_throttles_failed_logins_per_address(world, reliability, settings, lo
     not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"),
     reason="exact under concurrency with Redis only (the file cache's increment is not atomic)",
 )
-def test_it_limits_concurrent_login_guesses(reliability, settings, login_clock):
-    """Fifty wrong passwords from one address at once: no more than the limit are tried"""
-    settings.SELFHEAL_THROTTLE_RATES = {**settings.SELFHEAL_THROTTLE_RATES, "login": "5/minute"}
-    request = RequestFactory().post("/login/", REMOTE_ADDR=fresh_address())
+@pytest.mark.parametrize(
+    ("throttle", "what"),
+    [(LoginFailureThrottle, "login attempts from one address"), (ReviewThrottle, "verdicts")],
+    ids=["login", "review"],
+)
+def test_rate_limits_hold_under_concurrency(reliability, settings, frozen_limits, throttle, what):
+    """Fifty requests at once (password guesses, verdicts): no more than the limit get through"""
+    scope = throttle.scope
+    settings.SELFHEAL_THROTTLE_RATES = {**settings.SELFHEAL_THROTTLE_RATES, scope: "5/minute"}
+    request = RequestFactory().post("/", REMOTE_ADDR=fresh_address())
+    request.user = AnonymousUser()  # the review limit counts the anonymous per address
     start = threading.Barrier(50)
 
     def attempt() -> bool:
-        throttle = LoginFailureThrottle()
+        limit = throttle()
         start.wait()
-        return throttle.reserve(request)
+        return limit.allows(request)
 
     with ThreadPoolExecutor(max_workers=50) as pool:
-        tried = sum(pool.map(lambda _: attempt(), range(50)))
-    assert tried == 5
+        through = sum(pool.map(lambda _: attempt(), range(50)))
+    assert through == 5
     reliability(
-        did="rate 5/minute: 50 login attempts from one address released at once (50 threads, "
-        "the limit's counter in Redis)",
-        figure=f"{tried} tried, {50 - tried} refused with 429",
+        did=f"rate 5/minute ({scope}): 50 {what} released at once (50 threads, the limit's "
+        "counter in Redis)",
+        figure=f"{through} let through, {50 - through} refused with 429",
     )
 
 
@@ -278,13 +292,13 @@ def test_it_leaves_twenty_concurrent_clients_unthrottled_by_default(world, relia
     from django.conf import settings as django_settings
 
     operator = world.users["operator"]
-    forget(review_key(operator))
+    forget_verdicts(operator)
     request = type("Request", (), {"user": operator, "META": {"REMOTE_ADDR": "127.0.0.1"}})()
     allowed = 0
     while ReviewThrottle().allows(request):  # type: ignore[arg-type]
         allowed += 1
         assert allowed <= 100_000
-    forget(review_key(operator))
+    forget_verdicts(operator)
     rate = django_settings.SELFHEAL_THROTTLE_RATES["review"]
     # The fleet benchmark sends ~500 approvals within a minute from 20 clients on one token.
     assert allowed >= 500
