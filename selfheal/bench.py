@@ -7,7 +7,7 @@ Measures, in one run on this machine, against the targets of issue 3:
   explanation included) - p50 and p99 over many contexts;
 - MABWiser ``LinTS`` choosing an arm on the same contexts (same features, fitted on the same
   1000 experiences) - p50 and p99, and the ratio of its p50/p99 to ours (the 2x target is
-  judged at the median: at p99 both are set by the machine's stalls, measured last);
+  judged at the median: at p99 both are set by the machine's stalls, measured next);
 - 10,000 decisions in one ``decide_batch`` call;
 - one learning update (``HybridController.learn`` on a full window, so with an eviction);
 - a drift check (``selfheal.signals.check_drift``) of 20 numeric features x 5,000 rows against a

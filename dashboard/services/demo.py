@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -40,13 +39,13 @@ DEMO_POLICY = "demo"
 DEMO_MEASURE_OUTCOME_MINUTES = 1.0
 
 
-def demo_policy_ensure(*, directory: Path | None = None) -> PolicyVersion:
+def demo_policy_ensure() -> PolicyVersion:
     """The demo fleet's policy: the shipped `default.yaml` with demo timing, stored and
     activated the first time (an admin may edit it afterwards like any other policy)."""
     active = PolicyVersion.objects.filter(name=DEMO_POLICY, is_active=True).first()
     if active is not None:
         return active
-    source = ((directory or settings.POLICIES_DIR) / "default.yaml").read_text(encoding="utf-8")
+    source = (settings.POLICIES_DIR / "default.yaml").read_text(encoding="utf-8")
     policy = replace(
         load_policy(source, name=DEMO_POLICY),
         measure_outcome_after_minutes=DEMO_MEASURE_OUTCOME_MINUTES,

@@ -35,15 +35,16 @@ def broker_options(folder: Path) -> dict[str, object]:
     }
 
 
-def race(transport: type, folder: Path) -> tuple[list[int], list[Exception]]:
-    """Two producers and two consumers on one folder; (message numbers read, read errors)."""
+def race(folder: Path) -> tuple[list[int], list[Exception]]:
+    """Two producers and two consumers of our transport on one folder; (message numbers read,
+    read errors)."""
     options = broker_options(folder)
     read: list[int] = []
     errors: list[Exception] = []
     done = threading.Event()
 
     def channel():  # one connection per thread, as processes have
-        return Connection(transport=transport, transport_options=options).default_channel
+        return Connection(transport=Transport, transport_options=options).default_channel
 
     def produce(first: int) -> None:
         put = channel()._put
@@ -74,7 +75,7 @@ def race(transport: type, folder: Path) -> tuple[list[int], list[Exception]]:
 
 
 def test_every_message_is_read_whole_and_once(tmp_path):
-    read, errors = race(Transport, tmp_path)
+    read, errors = race(tmp_path)
     assert errors == []
     assert sorted(read) == list(range(MESSAGES))
 
