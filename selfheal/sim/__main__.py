@@ -18,6 +18,7 @@ from typing import Any
 
 from selfheal.sim.bench import ProgressBar, format_report, run_bench
 from selfheal.sim.report import render_html
+from selfheal.sim.scenario import load_scenario
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,13 +28,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--scenario", required=True, type=Path, help="scenario YAML file")
     bench.add_argument("--seeds", type=int, default=30)
     bench.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    bench.add_argument("--ope-seeds", type=int, default=5, help="seeds with the off-policy check")
+    bench.add_argument(
+        "--ope-seeds", type=int, help="seeds with the off-policy check (default: all of them)"
+    )
     bench.add_argument("--json", type=Path, help="write the report as JSON here")
     bench.add_argument("--html", type=Path, help="write a self-contained HTML report here")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
+    if args.ope_seeds is not None and args.ope_seeds < 0:
+        parser.error("--ope-seeds must be 0 or more")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    try:
+        load_scenario(args.scenario)  # a bad file is reported here, not from a worker
+    except (OSError, ValueError) as error:
+        parser.error(f"--scenario {args.scenario}: {error}")
     report = run_bench(
         args.scenario,
         seeds=args.seeds,

@@ -14,6 +14,11 @@ unreachable sample minimum), ``adaptive_only`` (every decision takes the bandit'
 choice among guard-allowed actions: exploration share 1, executed without approvals) and
 ``hybrid@<threshold>`` (the shipped hybrid with ``confidence_threshold`` swept). Rules-only and
 the hybrids go through the approval gate and the simulated operator, with progressive autonomy.
+``rules_only`` is the product with its adaptive layer switched off: operators' rejections still
+teach the acceptability model, which masks what they keep refusing. ``rules_static`` is the
+shipped YAML alone, learning nothing (the same as rules-only, but no verdict masks anything): a
+reference row that shows what learning from verdicts is worth. The targets compare with
+``rules_only``, the stricter of the two.
 
 ``hybrid@0.8+explore0.1`` is **not** a shipped setting: the shipped hybrid with
 ``hybrid.exploration`` 0.1 instead of 0, a labelled extra variant that shows what the adaptive
@@ -66,6 +71,9 @@ class PolicySpec:
     safe_exploration: bool = False
     """Hybrid variants only: explore only in alarms, only reversible actions of catalogue cost
     at most ``approval.above_cost``."""
+    learns_verdicts: bool = True
+    """Engine policies: operators' rejections teach the acceptability model (False: nothing is
+    ever masked for them, ``rules_static``)."""
 
     def engine_policy(self, policy: Policy) -> Policy:
         """The shipped policy with this spec's hybrid settings."""
@@ -115,6 +123,7 @@ def standard_policies(thresholds: tuple[float, ...]) -> list[PolicySpec]:
         PolicySpec("always_retrain", "always_retrain"),
         PolicySpec("periodic_retrain", "periodic_retrain"),
         PolicySpec("cost_aware_retrain", "cost_aware_retrain"),
+        PolicySpec("rules_static", "engine", rules_only=True, learns_verdicts=False),
         PolicySpec("rules_only", "engine", rules_only=True),
         PolicySpec("adaptive_only", "engine", adaptive_only=True, operator=False),
     ]

@@ -1,10 +1,11 @@
 """The benchmark's HTML report: one self-contained Plotly page that works offline.
 
 From a ``bench.run_bench`` report: cumulative cost and cumulative regret over time per policy
-(means over seeds), the calibration curve of the hybrid's confidence (stated confidence against
-the share of decisions whose action was truly at least as good as the rule's; the diagonal is
-perfect calibration), approval requests over time per policy, and the results and targets
-tables. plotly.js is embedded inline (``include_plotlyjs=True``): no CDN, no network.
+(means over seeds), the calibration curves of the hybrid's confidence (stated confidence against
+the share that was right: for the adaptive layer's disagreements, its action truly at least as
+good as the rule's; for every non-quiet decision, its action truly the best allowed; the
+diagonal is perfect calibration), approval requests over time per policy, and the results and
+targets tables. plotly.js is embedded inline (``include_plotlyjs=True``): no CDN, no network.
 """
 
 from __future__ import annotations
@@ -49,27 +50,29 @@ def render_html(report: dict[str, Any]) -> str:
                 row=2,
                 col=2,
             )
-    curve = report["calibration"]["curve"]
     fig.add_trace(
         go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot"}),
         row=2,
         col=1,
     )
-    fig.add_trace(
-        go.Scatter(
-            x=[p["confidence"] for p in curve],
-            y=[p["accuracy"] for p in curve],
-            text=[f"n={p['count']}" for p in curve],
-            mode="lines+markers",
-            name="measured",
-        ),
-        row=2,
-        col=1,
-    )
+    calibration = report["calibration"]
+    for key, label in (("curve", "adaptive layer"), ("decision_curve", "decisions")):
+        curve = calibration[key]
+        fig.add_trace(
+            go.Scatter(
+                x=[p["confidence"] for p in curve],
+                y=[p["accuracy"] for p in curve],
+                text=[f"n={p['count']}" for p in curve],
+                mode="lines+markers",
+                name=f"measured: {label}",
+            ),
+            row=2,
+            col=1,
+        )
     fig.update_xaxes(title_text="tick", row=1, col=1)
     fig.update_xaxes(title_text="tick", row=1, col=2)
     fig.update_xaxes(title_text="stated confidence", row=2, col=1)
-    fig.update_yaxes(title_text="truly at least as good", row=2, col=1)
+    fig.update_yaxes(title_text="share right", row=2, col=1)
     fig.update_xaxes(title_text="tick", row=2, col=2)
     fig.update_layout(height=900, title=f"Selfheal simulator - scenario {report['scenario']}")
     body = fig.to_html(include_plotlyjs=True, full_html=False)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from selfheal.acceptability import AcceptabilityModel
 from selfheal.hybrid import Decision, HybridController, next_autonomy_level
 from selfheal.memory import Experience
 from selfheal.outcome import outcome_from_signals
@@ -173,7 +174,11 @@ class _Episode:
         self.controller: HybridController | None = None
         if spec.kind == "engine":
             self.controller = HybridController(
-                self.policy, rng=np.random.default_rng([world.seed, 7, len(spec.name)])
+                self.policy,
+                rng=np.random.default_rng([world.seed, 7, len(spec.name)]),
+                acceptability=None
+                if spec.learns_verdicts
+                else AcceptabilityModel(self.policy.action_names, min_rejections=math.inf),
             )
         ticks = self.fleet.ticks
         self.result = EpisodeResult(

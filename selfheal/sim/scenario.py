@@ -182,7 +182,10 @@ def _read_merged(path: Path, *, seen: tuple[Path, ...]) -> dict[str, Any]:
     if path in seen:
         raise ValueError(f"{path.name}: base chain loops back to itself")
     with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+        try:
+            data = yaml.safe_load(handle)
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path.name}: not valid YAML: {error}") from error
     if not isinstance(data, dict):
         raise ValueError(f"{path.name}: a scenario must be a mapping")
     unknown = set(data) - _TOP_KEYS
@@ -214,7 +217,9 @@ def _typed(section: str, data: Any, keys: Mapping[str, type]) -> dict[str, Any]:
     unknown = set(data) - set(keys)
     missing = set(keys) - set(data)
     if unknown or missing:
-        raise ValueError(f"{section}: unknown keys {sorted(unknown)}, missing {sorted(missing)}")
+        problems = [f"unknown keys {sorted(unknown)}"] if unknown else []
+        problems += [f"missing keys {sorted(missing)}"] if missing else []
+        raise ValueError(f"{section}: " + ", ".join(problems))
     out: dict[str, Any] = {}
     for key, kind in keys.items():
         value = data[key]

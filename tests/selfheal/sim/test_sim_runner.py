@@ -1,4 +1,5 @@
-from selfheal.sim.policies import PolicySpec
+from selfheal.memory import Experience
+from selfheal.sim.policies import PolicySpec, standard_policies
 from selfheal.sim.runner import Pending, _Episode, load_engine_policy
 from selfheal.sim.world import World
 
@@ -57,3 +58,29 @@ def test_it_learns_only_outcomes_no_other_action_overlapped(tiny):
 
 def tiny_now(episode, tick):
     return episode.world.now(tick)
+
+
+def test_rules_static_learns_nothing_from_rejections_where_rules_only_does(tiny):
+    specs = {s.name: s for s in standard_policies(tiny.hybrid_thresholds)}
+    world = World(tiny, 0)
+    drift = {"error_rate": 0.2}
+    proposed = {}
+    for name in ("rules_only", "rules_static"):
+        spec = specs[name]
+        episode = _Episode(world, spec, spec.engine_policy(load_engine_policy(world)))
+        controller = episode.controller
+        assert controller is not None
+        first = controller.decide(drift, now=world.now(10)).action
+        assert first == "rollback"  # the shipped high_error_rate rule
+        for tick in range(10):
+            controller.learn(
+                Experience(
+                    signals=drift,
+                    action=first,
+                    kind="rejection",
+                    at=world.now(tick),
+                    actor="operator",
+                )
+            )
+        proposed[name] = controller.decide(drift, now=world.now(10)).action
+    assert proposed == {"rules_only": "none", "rules_static": "rollback"}
