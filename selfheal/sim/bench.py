@@ -87,6 +87,7 @@ def run_seed(args: tuple[str, int, bool]) -> dict[str, Any]:
             "decision_errors": result.decision_errors,
             "calibration": result.calibration,
             "decision_confidence": result.decision_confidence,
+            "decision_sources": result.decision_sources,
             "autonomy_levels": result.autonomy_levels,
         }
     out["signal_evaluations"] = world.cache_misses
@@ -305,6 +306,21 @@ def hybrid_findings(
             for level in ("observe", "assisted", "autonomous")
         },
     }
+    sources: dict[str, list[tuple[float, bool]]] = {}
+    for h in hybrid_runs:
+        for source, (conf, right) in zip(
+            h["decision_sources"], h["decision_confidence"], strict=True
+        ):
+            sources.setdefault(source, []).append((conf, right))
+    by_source = [
+        {
+            "source": source,
+            "decisions_per_seed": len(pairs) / len(hybrid_runs),
+            "stated_confidence": float(np.mean([c for c, _ in pairs])),
+            "truly_best": float(np.mean([r for _, r in pairs])),
+        }
+        for source, pairs in sorted(sources.items(), key=lambda kv: -len(kv[1]))
+    ]
     calibration = {
         "policy": name,
         "error": ece,
@@ -313,6 +329,7 @@ def hybrid_findings(
         "decision_error": decision_ece,
         "decision_curve": decision_curve,
         "decision_pairs": len(decided),
+        "decision_sources": by_source,
     }
     return calibration, learning
 
@@ -429,6 +446,14 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"  confidence {point['confidence']:.2f}  truly the best action "
             f"{point['accuracy']:.2f}  n={point['count']}"
+        )
+    lines.append(
+        "  by what proposed the decision: decisions per seed, stated confidence, truly best"
+    )
+    for row in cal["decision_sources"]:
+        lines.append(
+            f"  {row['source']:22s} {row['decisions_per_seed']:7.1f}  "
+            f"{row['stated_confidence']:.2f}  {row['truly_best']:.2f}"
         )
     learning = report["learning"]
     lines += ["", "learning and approvals (" + report["hybrid"] + ")"]

@@ -122,6 +122,9 @@ class EpisodeResult:
     the adaptive layer disagreed with the rules with a defined confidence."""
     decision_confidence: list[tuple[float, bool]] = field(default_factory=list)
     """(decision confidence, chosen action is the best allowed) for non-quiet decisions."""
+    decision_sources: list[str] = field(default_factory=list)
+    """What proposed each of those decisions: the rule's name, else the deciding layer
+    (``default``, ``guard``, ``adaptive``), aligned with `decision_confidence`."""
     autonomy_levels: dict[str, int] = field(default_factory=dict)
     log: list[LogRow] = field(default_factory=list)
     controller: HybridController | None = None
@@ -369,6 +372,9 @@ class _Episode:
             if not needs:
                 self.result.auto_errors.append(wrong)
             self.result.decision_confidence.append((decision.confidence, not wrong))
+            self.result.decision_sources.append(
+                decision.rule if decision.layer == "rules" and decision.rule else decision.layer
+            )
         adaptive = decision.adaptive_action
         if (
             adaptive is not None

@@ -5,6 +5,8 @@ import math
 import pytest
 
 from selfheal.sim.bench import aggregate, calibration_curve, run_seed
+from selfheal.sim.runner import load_engine_policy
+from selfheal.sim.world import World
 
 
 def test_calibration_error_is_zero_when_stated_confidence_matches_the_hit_rate():
@@ -41,6 +43,14 @@ def test_the_report_calibrates_every_non_quiet_decision_of_the_hybrid(tiny):
     assert sum(p["accuracy"] * p["count"] for p in calibration["decision_curve"]) == (
         pytest.approx(right)
     )
+    # Split by what proposed them: each decision once, the rules by name.
+    by_source = {row["source"]: row for row in calibration["decision_sources"]}
+    assert sum(row["decisions_per_seed"] for row in by_source.values()) == len(
+        hybrid["decision_confidence"]
+    )
+    policy_rules = {rule.name for rule in load_engine_policy(World(tiny, 0)).rules}
+    assert set(by_source) & policy_rules
+    assert set(by_source) <= policy_rules | {"default", "guard", "adaptive"}
     rows = {row["target"]: row for row in report["targets"]}
     decisions = rows["calibration error <= 0.05 (decisions)"]
     assert decisions["met"] == (calibration["decision_error"] <= 0.05)
