@@ -14,6 +14,7 @@ import html
 from typing import Any
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -29,9 +30,11 @@ def render_html(report: dict[str, Any]) -> str:
             "Approval requests per tick (whole fleet)",
         ),
     )
-    for name, series in report["series"].items():
+    # One distinct colour per policy (the default palette has 10 and would repeat).
+    palette = plotly.colors.qualitative.Dark24
+    for i, (name, series) in enumerate(report["series"].items()):
         ticks = np.arange(len(series["cost"]))
-        legend = dict(name=name, legendgroup=name)
+        legend = dict(name=name, legendgroup=name, line={"color": palette[i % len(palette)]})
         fig.add_trace(
             go.Scatter(x=ticks, y=np.cumsum(series["cost"]), mode="lines", **legend), row=1, col=1
         )
@@ -58,6 +61,8 @@ def render_html(report: dict[str, Any]) -> str:
     calibration = report["calibration"]
     for key, label in (("curve", "adaptive layer"), ("decision_curve", "decisions")):
         curve = calibration[key]
+        if not curve:
+            continue  # no pairs (e.g. the adaptive layer never disagreed with a confidence)
         fig.add_trace(
             go.Scatter(
                 x=[p["confidence"] for p in curve],
