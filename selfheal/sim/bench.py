@@ -187,12 +187,15 @@ def aggregate(scenario: Scenario, results: list[dict[str, Any]]) -> dict[str, An
             key: float(np.nanmean([s["summary"][key] for s in per_seed])) for key in SUMMARY_KEYS
         }
         if name.startswith("hybrid@") or name == "adaptive_only":
-            pairs = [tuple(p) for s in per_seed for p in s["calibration"]]
-            ece, _ = calibration_curve(pairs)
-            summary["calibration_error"] = ece
-            summary["calibration_pairs"] = len(pairs)
+            # `calibration_error`: of the confidence the policy states for its decisions (what
+            # operators see); `adaptive_calibration_error`: of the adaptive layer's, where it
+            # disagrees with the rules (NaN, null in JSON, when it never does).
             decided = [tuple(p) for s in per_seed for p in s["decision_confidence"]]
-            summary["decision_calibration_error"] = calibration_curve(decided)[0]
+            summary["calibration_error"] = calibration_curve(decided)[0]
+            summary["calibration_decisions"] = len(decided)
+            pairs = [tuple(p) for s in per_seed for p in s["calibration"]]
+            summary["adaptive_calibration_error"] = calibration_curve(pairs)[0]
+            summary["adaptive_calibration_pairs"] = len(pairs)
         regret = np.array([s["regret"] for s in per_seed])
         quarter = max(1, regret.shape[1] // 4)
         summary["regret_per_tick_first_quarter"] = (

@@ -39,7 +39,10 @@ def test_it_runs_the_benchmark_on_a_tiny_scenario_and_writes_json_and_html(tmp_p
     for name in ("never", "always_retrain", "rules_only", "hybrid@0.8", "oracle"):
         for key in ("cost", "value", "regret", "approvals", "guard_violations"):
             assert key in report["policies"][name]
-    assert "calibration_error" in report["policies"]["hybrid@0.8"]
+    hybrid = report["policies"]["hybrid@0.8"]
+    assert 0.0 <= hybrid["calibration_error"] <= 1.0  # every decision's stated confidence
+    assert hybrid["calibration_error"] == report["calibration"]["decision_error"]
+    assert "adaptive_calibration_error" in hybrid
     page = out_html.read_text()
     # plotly.js is inline: no script is loaded from anywhere, and the bundle is in the page.
     assert re.search(r"<script[^>]*\bsrc=", page) is None
