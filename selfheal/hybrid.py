@@ -546,7 +546,8 @@ class HybridController:
         rule_conf = np.empty(n)
         rule_layer = np.empty(n, dtype=np.intp)
         guard_event = np.zeros(n, dtype=bool)
-        cache: dict[int, tuple[BoolArray, BoolArray, int, float, int, bool]] = {}
+        alarm = np.zeros(n, dtype=bool)
+        cache: dict[int, tuple[BoolArray, BoolArray, int, float, int, bool, bool]] = {}
         for i, row in enumerate(rows):
             key = id(row)
             if key not in cache:
@@ -561,11 +562,13 @@ class HybridController:
                     proposal.confidence,
                     row_layer,
                     event,
+                    bool(proposal.fired),
                 )
-            g, ok, ra, rc, rl, ev = cache[key]
+            g, ok, ra, rc, rl, ev, fired = cache[key]
             guard_masked[i] = g
             allowed[i] = ok
             rule_action[i], rule_conf[i], rule_layer[i], guard_event[i] = ra, rc, rl, ev
+            alarm[i] = fired
 
         settings = policy.hybrid
         assessment = self.bandit.assess(
@@ -622,8 +625,10 @@ class HybridController:
         approval = policy.approval
         reasons = np.zeros((n, _N_REASONS), dtype=bool)
         # Observe mode asks about every decision that acts or answers an alarm; a quiet check
-        # (no rule fired, the default action stands) leaves nothing to approve.
-        reasons[:, _OBSERVE] = (autonomy == "observe") & (layer != _DEFAULT)
+        # (no rule fired, the default action stands) leaves nothing to approve. A rule that
+        # fired but whose action operators' verdicts masked is an alarm answered with the
+        # default: it is asked about too.
+        reasons[:, _OBSERVE] = (autonomy == "observe") & ((layer != _DEFAULT) | alarm)
         reasons[:, _LOW_CONF] = confidence < approval.below_confidence
         reasons[:, _COSTLY] = action_cost > approval.above_cost
         reasons[:, _IRREVERSIBLE] = ~self._reversible[action]
@@ -790,7 +795,9 @@ class HybridController:
         guard_event = guard_event or action_name in row.guard_masked or not any_allowed
         reasons = [False] * _N_REASONS
         if autonomy != "autonomous":
-            reasons[_OBSERVE] = autonomy == "observe" and layer != _DEFAULT
+            reasons[_OBSERVE] = autonomy == "observe" and (
+                layer != _DEFAULT or bool(proposal.fired)
+            )
             reasons[_LOW_CONF] = confidence < approval.below_confidence
             reasons[_COSTLY] = action_cost > approval.above_cost
             reasons[_IRREVERSIBLE] = not self._reversible_list[action]

@@ -569,6 +569,27 @@ def test_observe_mode_asks_about_alarms_but_not_about_quiet_checks():
     assert any("observe mode" in reason for reason in alarm.approval_reasons)
 
 
+def test_observe_mode_asks_when_operators_verdicts_mask_the_action_of_a_rule_that_fired():
+    """An alarm answered with the default because operators kept rejecting the rule's action is
+    still an alarm: observe mode asks about it (assisted mode follows the operators' mask)."""
+    policy = load_policy(DEFAULT_POLICY.read_text())
+    controller = HybridController(policy, rng=0)
+    drift = {"data_drift": 0.4}
+    for _ in range(6):
+        controller.learn(
+            Experience(signals=drift, action="retrain", kind="rejection", at=NOW, actor="ada")
+        )
+    raw = np.array([[drift.get(n, 0.0) for n in SIGNAL_NAMES]])
+    for level, asked in (("observe", True), ("assisted", False)):
+        decision = controller.decide(drift, now=NOW, autonomy=level, rng=0)
+        assert (decision.action, decision.layer) == ("none", "default")
+        assert decision.fired_rules and "retrain" in decision.masked
+        assert decision.needs_approval is asked
+        assert any("observe mode" in r for r in decision.approval_reasons) is asked
+        batch = controller.decide_batch(raw, now=NOW, autonomy=level, rng=0)
+        assert bool(batch.needs_approval[0]) is asked  # the batch path agrees
+
+
 def test_it_states_no_confidence_where_an_action_was_never_chosen_in_that_regime():
     """Overlap: escalate's outcomes in alarms say nothing about escalating in quiet windows,
     and operators' overrides do not count as the engine's evidence."""
