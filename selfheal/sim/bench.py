@@ -196,14 +196,10 @@ def aggregate(scenario: Scenario, results: list[dict[str, Any]]) -> dict[str, An
             pairs = [tuple(p) for s in per_seed for p in s["calibration"]]
             summary["adaptive_calibration_error"] = calibration_curve(pairs)[0]
             summary["adaptive_calibration_pairs"] = len(pairs)
-        regret = np.array([s["regret"] for s in per_seed])
-        quarter = max(1, regret.shape[1] // 4)
-        summary["regret_per_tick_first_quarter"] = (
-            float(regret[:, :quarter].sum(1).mean()) / quarter
-        )
-        summary["regret_per_tick_last_quarter"] = (
-            float(regret[:, -quarter:].sum(1).mean()) / quarter
-        )
+        (
+            summary["regret_per_tick_first_quarter"],
+            summary["regret_per_tick_last_quarter"],
+        ) = regret_quarters(per_seed)
         policies[name] = summary
         series[name] = {
             key: np.mean([s[key] for s in per_seed], axis=0).tolist()
@@ -275,6 +271,15 @@ def aggregate(scenario: Scenario, results: list[dict[str, Any]]) -> dict[str, An
     return report
 
 
+def regret_quarters(runs: Sequence[dict[str, Any]]) -> tuple[float, float]:
+    """Regret per tick in the first and in the last quarter of the ticks, means over seeds."""
+    regret = np.array([run["regret"] for run in runs])
+    quarter = max(1, regret.shape[1] // 4)
+    first = float(regret[:, :quarter].sum(axis=1).mean()) / quarter
+    last = float(regret[:, -quarter:].sum(axis=1).mean()) / quarter
+    return first, last
+
+
 def hybrid_findings(
     results: list[dict[str, Any]], name: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -285,10 +290,7 @@ def hybrid_findings(
     ece, curve = calibration_curve(pairs)
     decided = [tuple(p) for h in hybrid_runs for p in h["decision_confidence"]]
     decision_ece, decision_curve = calibration_curve(decided)
-    regret = np.array([h["regret"] for h in hybrid_runs])
-    quarter = regret.shape[1] // 4
-    first_q = float(regret[:, :quarter].sum(axis=1).mean() / quarter)
-    last_q = float(regret[:, -quarter:].sum(axis=1).mean() / quarter)
+    first_q, last_q = regret_quarters(hybrid_runs)
     first100 = [np.mean(h["approval_flags"][:100]) for h in hybrid_runs if h["approval_flags"]]
     last100 = [np.mean(h["approval_flags"][-100:]) for h in hybrid_runs if h["approval_flags"]]
     auto_err = [e for h in hybrid_runs for e in h["auto_errors"]]
@@ -318,11 +320,11 @@ def hybrid_findings(
     by_source = [
         {
             "source": source,
-            "decisions_per_seed": len(pairs) / len(hybrid_runs),
-            "stated_confidence": float(np.mean([c for c, _ in pairs])),
-            "truly_best": float(np.mean([r for _, r in pairs])),
+            "decisions_per_seed": len(of_source) / len(hybrid_runs),
+            "stated_confidence": float(np.mean([c for c, _ in of_source])),
+            "truly_best": float(np.mean([r for _, r in of_source])),
         }
-        for source, pairs in sorted(sources.items(), key=lambda kv: -len(kv[1]))
+        for source, of_source in sorted(sources.items(), key=lambda kv: -len(kv[1]))
     ]
     calibration = {
         "policy": name,
